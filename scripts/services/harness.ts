@@ -1,0 +1,109 @@
+/**
+ * Starts, reuses and stops the real services that tests, benchmarks and people run Kitsune
+ * against. Services named in the environment (KAFKA_BROKERS, POSTGRES_DSN) are used as they are
+ * and never stopped; the ones started here are recorded with their PIDs and stopped by PID.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isAlive, startEmbeddedPostgres, stopByPid } from '../../src/db/embedded.ts';
+import { kafkaUnavailableReason, startKafka } from './kafka.ts';
+import { freePort } from './ports.ts';
+import { readState, servicesDir, writeState, type ServicesState } from './state.ts';
+
+export interface Services {
+  /** Bootstrap address, or undefined when no broker can run here (see kafkaSkipReason). */
+  kafkaBrokers?: string;
+  kafkaSkipReason?: string;
+  postgresDsn: string;
+  /** What this call started (and so what `down` will stop). */
+  started: Array<'kafka' | 'postgres'>;
+}
+
+const log = (line: string): void => void process.stderr.write(`services: ${line}\n`);
+
+/**
+ * Brings up whatever the environment does not already name. Idempotent: processes recorded by an
+ * earlier `up` that are still alive are reused. With `requireKafka`, a missing java/mvn throws.
+ */
+export async function up(options: { requireKafka: boolean }): Promise<Services> {
+  const dir = servicesDir();
+  const state: ServicesState = await readState(dir);
+  const started: Services['started'] = [];
+
+  let postgresDsn = process.env.POSTGRES_DSN;
+  if (postgresDsn) {
+    log('PostgreSQL: using POSTGRES_DSN from the environment');
+  } else if (state.postgres && isAlive(state.postgres.pid)) {
+    postgresDsn = state.postgres.dsn;
+    log(`PostgreSQL: reusing pid ${state.postgres.pid}`);
+  } else {
+    const t0 = Date.now();
+    const dataDir = join(dir, 'postgres-data');
+    const pg = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      detached: true,
+      logFile: join(dir, 'postgres.log'),
+    });
+    state.postgres = { pid: pg.pid, dsn: pg.dsn, dataDir, logFile: pg.logFile };
+    await writeState(dir, state);
+    postgresDsn = pg.dsn;
+    started.push('postgres');
+    log(`PostgreSQL: started pid ${pg.pid} on port ${pg.port} in ${Date.now() - t0} ms`);
+  }
+
+  let kafkaBrokers = process.env.KAFKA_BROKERS;
+  let kafkaSkipReason: string | undefined;
+  if (kafkaBrokers) {
+    log('Kafka: using KAFKA_BROKERS from the environment');
+  } else if (state.kafka && isAlive(state.kafka.pid)) {
+    kafkaBrokers = state.kafka.brokers;
+    log(`Kafka: reusing pid ${state.kafka.pid}`);
+  } else {
+    kafkaSkipReason = kafkaUnavailableReason();
+    if (kafkaSkipReason && options.requireKafka) throw new Error(`Kafka is required but ${kafkaSkipReason}`);
+    if (!kafkaSkipReason) {
+      const t0 = Date.now();
+      const kafka = await startKafka(dir);
+      state.kafka = kafka;
+      await writeState(dir, state);
+      kafkaBrokers = kafka.brokers;
+      started.push('kafka');
+      log(`Kafka: started pid ${kafka.pid} at ${kafka.brokers} in ${Date.now() - t0} ms`);
+    }
+  }
+
+  return {
+    postgresDsn,
+    started,
+    ...(kafkaBrokers ? { kafkaBrokers } : {}),
+    ...(kafkaSkipReason ? { kafkaSkipReason } : {}),
+  };
+}
+
+/** Stops the processes recorded by `up`, by PID (Kafka first: it may hold no PostgreSQL state). */
+export async function down(only?: Array<'kafka' | 'postgres'>): Promise<void> {
+  const dir = servicesDir();
+  const state = await readState(dir);
+  if (state.kafka && (!only || only.includes('kafka'))) {
+    log(`Kafka: stopping pid ${state.kafka.pid}`);
+    await stopByPid(state.kafka.pid, 'SIGTERM');
+    await rm(state.kafka.dataDir, { recursive: true, force: true });
+    delete state.kafka;
+    await writeState(dir, state);
+  }
+  if (state.postgres && (!only || only.includes('postgres'))) {
+    log(`PostgreSQL: stopping pid ${state.postgres.pid}`);
+    await stopByPid(state.postgres.pid, 'SIGINT');
+    delete state.postgres;
+    await writeState(dir, state);
+  }
+}
+
+/** Shell lines for `eval "$(npm run -s services -- up)"`. */
+export function exportLines(services: Services): string {
+  const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`;
+  const lines = [`export POSTGRES_DSN=${quote(services.postgresDsn)}`];
+  if (services.kafkaBrokers) lines.unshift(`export KAFKA_BROKERS=${quote(services.kafkaBrokers)}`);
+  return `${lines.join('\n')}\n`;
+}

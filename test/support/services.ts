@@ -1,0 +1,28 @@
+/**
+ * Where the real services are, as `npm test` (scripts/test.ts) put them in the environment.
+ *
+ * Kafka suites pass `{ skip: kafkaSkip }` to `describe`: a reason string when no broker can run on
+ * this machine, so the skip is visible in the report. With KITSUNE_REQUIRE_SERVICES=1 a missing
+ * service throws instead, and the run fails.
+ */
+const requireServices = process.env.KITSUNE_REQUIRE_SERVICES === '1';
+
+function missing(what: string): never {
+  throw new Error(`${what} is not set: run the tests with \`npm test\`, which starts the services`);
+}
+
+export const kafkaSkip: string | false = (() => {
+  if (process.env.KAFKA_BROKERS) return false;
+  const reason = process.env.KITSUNE_KAFKA_SKIP_REASON ?? 'KAFKA_BROKERS is not set';
+  if (requireServices) throw new Error(`Kafka is required (KITSUNE_REQUIRE_SERVICES=1) but ${reason}`);
+  return `no Kafka broker: ${reason}`;
+})();
+
+/** Bootstrap addresses of the test broker. Only call inside a suite guarded by `kafkaSkip`. */
+export function kafkaBrokers(): string[] {
+  return (process.env.KAFKA_BROKERS ?? missing('KAFKA_BROKERS')).split(',');
+}
+
+export function postgresDsn(): string {
+  return process.env.POSTGRES_DSN ?? missing('POSTGRES_DSN');
+}
