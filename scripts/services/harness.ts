@@ -26,9 +26,18 @@ const log = (line: string): void => void process.stderr.write(`services: ${line}
  * earlier `up` that are still alive are reused. With `requireKafka`, a missing java/mvn throws.
  */
 export async function up(options: { requireKafka: boolean }): Promise<Services> {
+  const started: Services['started'] = [];
+  try {
+    return await bringUp(options, started);
+  } catch (error) {
+    await down(started);
+    throw error;
+  }
+}
+
+async function bringUp(options: { requireKafka: boolean }, started: Services['started']): Promise<Services> {
   const dir = servicesDir();
   const state: ServicesState = await readState(dir);
-  const started: Services['started'] = [];
 
   let postgresDsn = process.env.POSTGRES_DSN;
   if (postgresDsn) {
