@@ -80,6 +80,8 @@ export class PartitionWorker {
   }
 
   async #run(): Promise<void> {
+    // Let a fetch response that arrives message by message fill the queue before the first batch.
+    await new Promise((resolveTick) => setImmediate(resolveTick));
     while (this.#queue.length > 0 && !this.#stopping) {
       const batch = this.#queue.splice(0, this.#options.maxBatchSize);
       const acknowledged = await this.#handle(batch);

@@ -1,0 +1,89 @@
+/**
+ * The Kafka transport, on @platformatic/kafka (see docs/decisions/0002-kafka-client.md).
+ */
+import { transportClosed, toError } from '../../errors.ts';
+import type { Delivery } from '../partition-worker.ts';
+import type {
+  BatchHandler,
+  Handler,
+  OutgoingMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+  Transport,
+  TransportFeatures,
+} from '../types.ts';
+import { kafkaDefaults, type KafkaClientOptions, type KafkaTransportOptions } from './options.ts';
+import { KafkaPublisher } from './publisher.ts';
+import { KafkaSubscription } from './subscription.ts';
+import { ensureKafkaTopics } from './topics.ts';
+
+export type { KafkaTransportOptions } from './options.ts';
+
+export const kafkaFeatures: TransportFeatures = {
+  persistent: true,
+  consumerGroups: true,
+  orderedByKey: true,
+  crossProcess: true,
+};
+
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly features = kafkaFeatures;
+  readonly #client: KafkaClientOptions;
+  readonly #publisher: KafkaPublisher;
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #onError: (error: Error) => void;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: KafkaTransportOptions & { onError?: (error: Error) => void }) {
+    const { onError, ...rest } = options;
+    this.#client = { ...kafkaDefaults, ...rest };
+    this.#publisher = new KafkaPublisher(this.#client);
+    this.#onError = onError ?? (() => undefined);
+  }
+
+  async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
+    if (this.#closed) throw transportClosed('ensureTopics');
+    await ensureKafkaTopics(this.#client, topics);
+  }
+
+  publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(transportClosed('publish'));
+    return this.#publisher.publish(topic, messages);
+  }
+
+  subscribe(topic: string, handler: Handler, options: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe(topic, { kind: 'message', handler }, options);
+  }
+
+  subscribeBatch(topic: string, handler: BatchHandler, options: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe(topic, { kind: 'batch', handler }, options);
+  }
+
+  async #subscribe(topic: string, delivery: Delivery, options: SubscribeOptions): Promise<Subscription> {
+    if (this.#closed) throw transportClosed('subscribe');
+    const subscription = new KafkaSubscription({ topic, delivery, options, client: this.#client, onError: this.#onError });
+    this.#subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.#subscriptions.delete(subscription);
+      await subscription.close();
+      throw toError(error);
+    }
+    return subscription;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+      await this.#publisher.close();
+    })();
+    return this.#closed;
+  }
+}
+
+export function createKafkaTransport(options: KafkaTransportOptions & { onError?: (error: Error) => void }): KafkaTransport {
+  return new KafkaTransport(options);
+}

@@ -1,0 +1,50 @@
+import { stringDeserializer, stringSerializer, type Deserializers, type Serializers } from '@platformatic/kafka';
+
+export interface KafkaTransportOptions {
+  /** Bootstrap addresses, `host:port`. */
+  brokers: string[];
+  /** Prefix of the client ids the broker sees in its logs and quotas. (Default: 'kitsune') */
+  clientId?: string;
+  /**
+   * A member that sends no heartbeat for this long loses its partitions. Lower means a crashed
+   * worker's partitions move sooner; too low and GC pauses cause needless rebalances.
+   * (Default: 10_000 ms)
+   */
+  sessionTimeoutMs?: number;
+  /** (Default: 1_000 ms) */
+  heartbeatIntervalMs?: number;
+  /** Longest a fetch waits for new data; bounds how long close() waits on an idle fetch. (Default: 500 ms) */
+  maxWaitTimeMs?: number;
+  /** Per-request timeout of the client. (Default: 10_000 ms) */
+  requestTimeoutMs?: number;
+  /** Client-level retries of a failed request before publish() rejects. (Default: 3) */
+  retries?: number;
+}
+
+export type KafkaClientOptions = Required<Omit<KafkaTransportOptions, 'clientId'>> & { clientId: string };
+
+export const kafkaDefaults = {
+  clientId: 'kitsune',
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1_000,
+  maxWaitTimeMs: 500,
+  requestTimeoutMs: 10_000,
+  retries: 3,
+} satisfies Omit<KafkaClientOptions, 'brokers'>;
+
+const passBuffer = (data?: Buffer): Buffer | undefined => data;
+
+/** Keys and headers are UTF-8 strings; values stay raw bytes end to end. */
+export const kafkaSerializers: Serializers<string, Buffer, string, string> = {
+  key: stringSerializer,
+  value: passBuffer,
+  headerKey: stringSerializer,
+  headerValue: stringSerializer,
+};
+
+export const kafkaDeserializers: Deserializers<string | undefined, Buffer, string, string> = {
+  key: (data) => (data === undefined || data === null ? undefined : data.toString('utf8')),
+  value: (data) => data ?? Buffer.alloc(0),
+  headerKey: (data) => stringDeserializer(data) ?? '',
+  headerValue: (data) => stringDeserializer(data) ?? '',
+};
