@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { FaultKinds } from '../support/loki/index.ts';
+import { nowNs, push, queryRange, startLoki, stream } from './helpers.ts';
+import type { JsonStream } from './helpers.ts';
+
+function batch(line: string): JsonStream[] {
+  return [stream({ service: 'kitsune' }, [nowNs(), line])];
+}
+
+test('a 429 fault answers with Retry-After until its window ends, then pushes are stored', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 429, retryAfterSeconds: 2, forMs: 300 });
+
+  const during = [await push(loki, batch('one')), await push(loki, batch('two'))];
+  await sleep(350);
+  const after = await push(loki, batch('three'));
+
+  for (const answer of during) {
+    assert.equal(answer.status, 429);
+    assert.equal(answer.headers.get('retry-after'), '2');
+  }
+  assert.equal(after.status, 204);
+  assert.deepEqual(
+    loki.entries().map((entry) => entry.line),
+    ['three'],
+  );
+  assert.equal(loki.stats().faultsApplied, 2);
+  assert.equal(loki.faults.pending, 0);
+});
+
+test('a 500 fault with count 3 answers the next three pushes and then lets them through', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 3 });
+
+  const statuses: number[] = [];
+  for (const line of ['a', 'b', 'c', 'd']) statuses.push((await push(loki, batch(line))).status);
+
+  assert.deepEqual(statuses, [500, 500, 500, 204]);
+  assert.deepEqual(
+    loki.entries().map((entry) => entry.line),
+    ['d'],
+  );
+  const stats = loki.stats();
+  assert.equal(stats.pushesReceived, 4);
+  assert.equal(stats.responses.get(500), 3);
+});
+
+test('a hung push gets no answer until the client gives up, and pushes after the fault succeed', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push({ kind: FaultKinds.HANG, forMs: 400 });
+
+  await assert.rejects(push(loki, batch('hung'), { signal: AbortSignal.timeout(150) }), { name: 'TimeoutError' });
+  await sleep(300);
+  const after = await push(loki, batch('after'));
+
+  assert.equal(after.status, 204);
+  assert.deepEqual(
+    loki.entries().map((entry) => entry.line),
+    ['after'],
+  );
+  assert.equal(loki.stats().pushesReceived, 2);
+});
+
+test('a hung push whose client is still waiting when the fault ends is then answered and stored', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push({ kind: FaultKinds.HANG, forMs: 200 });
+  const started = Date.now();
+
+  const answer = await push(loki, batch('late but stored'));
+
+  assert.ok(Date.now() - started >= 190, 'the push was held for the fault window');
+  assert.equal(answer.status, 204);
+  assert.deepEqual(
+    loki.entries().map((entry) => entry.line),
+    ['late but stored'],
+  );
+});
+
+test('a scripted 400 rejects the next N pushes with its body and stores nothing of them', async (t) => {
+  const loki = await startLoki(t);
+  const body = 'entry with timestamp 2024-01-01 00:00:00 +0000 UTC ignored, reason: scripted';
+  loki.faults.push({ kind: FaultKinds.REJECT, status: 400, body, count: 2 });
+
+  const answers = [await push(loki, batch('a')), await push(loki, batch('b')), await push(loki, batch('c'))];
+
+  assert.deepEqual(
+    answers.map((answer) => answer.status),
+    [400, 400, 204],
+  );
+  assert.equal(answers[0]?.text, `${body}\n`);
+  assert.deepEqual(
+    loki.entries().map((entry) => entry.line),
+    ['c'],
+  );
+});
+
+test('faults are consumed in order, each for its own span', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push(
+    { kind: FaultKinds.STATUS, status: 503 },
+    { kind: FaultKinds.STATUS, status: 429, count: 2 },
+    { kind: FaultKinds.REJECT, body: 'bad batch' },
+  );
+
+  const statuses: number[] = [];
+  for (const line of ['a', 'b', 'c', 'd', 'e']) statuses.push((await push(loki, batch(line))).status);
+
+  assert.deepEqual(statuses, [503, 429, 429, 400, 204]);
+});
+
+test('queries and readiness are never faulted', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 500 });
+
+  const query = await queryRange(loki, '{service="kitsune"}');
+  const ready = await fetch(`${loki.url}/ready`);
+
+  assert.equal(query.status, 200);
+  assert.equal(ready.status, 200);
+  assert.equal(loki.faults.pending, 1);
+});
+
+test('close() drops a push hung without end instead of waiting for it', async (t) => {
+  const loki = await startLoki(t);
+  loki.faults.push({ kind: FaultKinds.HANG });
+  const hung = push(loki, batch('never answered'));
+  await sleep(50);
+
+  await loki.close();
+  await loki.close();
+
+  await assert.rejects(hung);
+});
+
+test('reset() forgets data, stats and faults', async (t) => {
+  const loki = await startLoki(t);
+  await push(loki, batch('before'));
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 5 });
+
+  loki.reset();
+  const answer = await push(loki, batch('after'));
+
+  assert.equal(answer.status, 204);
+  assert.deepEqual(
+    loki.entries().map((entry) => entry.line),
+    ['after'],
+  );
+  assert.equal(loki.stats().pushesReceived, 1);
+});
+
+test('a fault that cannot happen is refused when queued', async (t) => {
+  const loki = await startLoki(t);
+
+  assert.throws(() => loki.faults.push({ kind: FaultKinds.REJECT, status: 503 }), RangeError);
+  assert.throws(() => loki.faults.push({ kind: FaultKinds.STATUS, status: 429, count: 0 }), RangeError);
+  assert.equal(loki.faults.pending, 0);
+});
+
+test('measureAcceptRate pushes the requested lines through the server and reports the rate', async (t) => {
+  const loki = await startLoki(t, { limits: { ingestionRateMb: 0, perStreamRateLimit: 0 } });
+
+  const rate = await loki.measureAcceptRate({ lines: 5000, batchSize: 500 });
+
+  assert.equal(rate.lines, 5000);
+  assert.equal(rate.pushes, 10);
+  assert.ok(rate.linesPerSecond > 0);
+  assert.equal(loki.stats().acceptedEntries, 5000);
+  assert.deepEqual(loki.entries(), [], 'the benchmark tenant is dropped afterwards');
+});
