@@ -17,6 +17,8 @@ export const ErrorCodes = {
   INVALID_MESSAGE: 'KITSUNE_INVALID_MESSAGE',
   /** A dependency is down or overloaded; trying again later may work. */
   UNAVAILABLE: 'KITSUNE_UNAVAILABLE',
+  /** The command registry file is malformed; every problem found is listed on the error. */
+  REGISTRY_INVALID: 'KITSUNE_REGISTRY_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
