@@ -28,6 +28,7 @@ function runNodeTests(files: string[], services: Services): Promise<number> {
     POSTGRES_DSN: services.postgresDsn,
     ...(services.kafkaBrokers ? { KAFKA_BROKERS: services.kafkaBrokers } : {}),
     ...(services.kafkaSkipReason ? { KITSUNE_KAFKA_SKIP_REASON: services.kafkaSkipReason } : {}),
+    ...(services.kafkaPid ? { KITSUNE_TEST_KAFKA_PID: String(services.kafkaPid) } : {}),
   };
   const child = spawn(
     process.execPath,

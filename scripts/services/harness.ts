@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive, startEmbeddedPostgres, stopByPid } from '../../src/db/embedded.ts';
 import { kafkaUnavailableReason, startKafka } from './kafka.ts';
-import { freePort } from './ports.ts';
+import { freePort } from '../../src/cli/ports.ts';
 import { readState, servicesDir, writeState, type ServicesState } from './state.ts';
 
 export interface Services {
@@ -15,6 +15,8 @@ export interface Services {
   kafkaBrokers?: string;
   kafkaSkipReason?: string;
   postgresDsn: string;
+  /** PID of the broker when this harness runs it (tests pause it with SIGSTOP). */
+  kafkaPid?: number;
   /** What this call started (and so what `down` will stop). */
   started: Array<'kafka' | 'postgres'>;
 }
@@ -86,6 +88,8 @@ async function bringUp(options: { requireKafka: boolean }, started: Services['st
     postgresDsn,
     started,
     ...(kafkaBrokers ? { kafkaBrokers } : {}),
+    // Only a broker this harness runs may be paused by tests, even when named in the environment.
+    ...(state.kafka && state.kafka.brokers === kafkaBrokers && isAlive(state.kafka.pid) ? { kafkaPid: state.kafka.pid } : {}),
     ...(kafkaSkipReason ? { kafkaSkipReason } : {}),
   };
 }

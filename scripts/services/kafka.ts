@@ -13,7 +13,7 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePort } from './ports.ts';
+import { freePort } from '../../src/cli/ports.ts';
 import { repoRoot, type KafkaState } from './state.ts';
 
 const run = promisify(execFile);

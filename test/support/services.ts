@@ -26,3 +26,12 @@ export function kafkaBrokers(): string[] {
 export function postgresDsn(): string {
   return process.env.POSTGRES_DSN ?? missing('POSTGRES_DSN');
 }
+
+/**
+ * PID of the test broker when the harness runs it, for tests that pause it (SIGSTOP). Undefined
+ * when the broker was named in the environment: a test must not freeze someone else's broker.
+ */
+export function kafkaPid(): number | undefined {
+  const pid = Number(process.env.KITSUNE_TEST_KAFKA_PID);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}

@@ -1,0 +1,132 @@
+/**
+ * GET /events/:id[?wait=<seconds>]: the outcome the DB worker stored with the command's effect.
+ * Results live in PostgreSQL, so they survive API restarts and any API replica can answer.
+ *
+ * Waiting requests share one poller: every `pollMs` while anyone waits, one query fetches the
+ * results of every awaited id, so a thousand waiters cost one query per tick, not a thousand.
+ * An id with no result yet is `pending`: the broker, not a table, is the record of accepted
+ * events, so the API cannot tell an unknown id from one still in flight.
+ */
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { loadQueries } from '../../db/queries.ts';
+import { problem } from './problems.ts';
+
+const queries = loadQueries(new URL('./sql/results.sql', import.meta.url), ['ResultsGet']);
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface EventView {
+  id: string;
+  status: 'pending' | 'succeeded' | 'dead_lettered';
+  command?: string;
+  version?: string;
+  source?: string;
+  idempotency_key?: string;
+  result?: { rows: unknown[]; rows_affected: number } | null;
+  error?: unknown;
+  attempts?: number;
+  /** Later deliveries with the same key and a different payload, recorded and not applied. */
+  conflicts?: number;
+  completed_at?: string;
+}
+
+interface Row {
+  event_id: string;
+  status: 'succeeded' | 'dead_lettered';
+  command: string;
+  version: string;
+  source: string;
+  idempotency_key: string;
+  result_rows: unknown[] | null;
+  rows_affected: number | null;
+  error: unknown;
+  attempts: number;
+  completed_at: Date;
+  conflicts: number;
+}
+
+const view = (row: Row): EventView => ({
+  id: row.event_id,
+  status: row.status,
+  command: row.command,
+  version: row.version,
+  source: row.source,
+  idempotency_key: row.idempotency_key,
+  result: row.status === 'succeeded' ? { rows: row.result_rows ?? [], rows_affected: row.rows_affected ?? 0 } : null,
+  error: row.error,
+  attempts: row.attempts,
+  conflicts: row.conflicts,
+  completed_at: row.completed_at.toISOString(),
+});
+
+export class ResultWaiter {
+  readonly #pool: pg.Pool;
+  readonly #pollMs: number;
+  readonly #waiting = new Map<string, Set<(view: EventView) => void>>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(pool: pg.Pool, pollMs = 20) {
+    this.#pool = pool;
+    this.#pollMs = pollMs;
+  }
+
+  async get(id: string): Promise<EventView> {
+    const { rows } = await this.#pool.query<Row>(queries.ResultsGet, [[id]]);
+    return rows[0] ? view(rows[0]) : { id, status: 'pending' };
+  }
+
+  /** Resolves with the result as soon as it exists, or `pending` after `waitMs`. */
+  async wait(id: string, waitMs: number): Promise<EventView> {
+    const now = await this.get(id);
+    if (now.status !== 'pending' || waitMs <= 0) return now;
+    return new Promise((resolveView) => {
+      const listeners = this.#waiting.get(id) ?? new Set();
+      const done = (found: EventView): void => {
+        clearTimeout(deadline);
+        listeners.delete(done);
+        if (listeners.size === 0) this.#waiting.delete(id);
+        resolveView(found);
+      };
+      const deadline = setTimeout(() => done({ id, status: 'pending' }), waitMs);
+      listeners.add(done);
+      this.#waiting.set(id, listeners);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#waiting.size === 0) return;
+    this.#timer = setTimeout(() => void this.#poll(), this.#pollMs);
+  }
+
+  async #poll(): Promise<void> {
+    try {
+      const ids = [...this.#waiting.keys()];
+      const { rows } = await this.#pool.query<Row>(queries.ResultsGet, [ids]);
+      for (const row of rows) for (const done of [...(this.#waiting.get(row.event_id) ?? [])]) done(view(row));
+    } catch {
+      // The database blinked; the next tick tries again and waiters time out as promised.
+    } finally {
+      this.#timer = undefined;
+      this.#schedule();
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    for (const [id, listeners] of this.#waiting) for (const done of [...listeners]) done({ id, status: 'pending' });
+  }
+}
+
+export function registerEventRoutes(app: FastifyInstance, waiter: ResultWaiter, maxWaitSeconds = 30): void {
+  app.addHook('onClose', () => waiter.close());
+  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>('/events/:id', async (request) => {
+    const { id } = request.params;
+    if (!uuid.test(id)) throw problem('not_found', `no event ${id}: event ids are UUIDs`, '/id');
+    const wait = request.query.wait === undefined ? 0 : Number(request.query.wait);
+    if (!Number.isFinite(wait) || wait < 0 || wait > maxWaitSeconds) {
+      throw problem('invalid_request', `wait must be a number of seconds from 0 to ${maxWaitSeconds}`, '/wait');
+    }
+    return waiter.wait(id.toLowerCase(), wait * 1_000);
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * Wires the API from a runtime (config, transport, pool, registry) and listens. stop() stops
+ * accepting, lets in-flight requests finish (their publishes included) and closes the server.
+ */
+import type { Runtime } from '../../cli/runtime.ts';
+import { kitsuneTopics } from '../../transport/from-config.ts';
+import { loadApiKeys } from './api-keys.ts';
+import { buildApi } from './build.ts';
+import { ResultWaiter } from './events.ts';
+import type { ReadinessCheck } from './health.ts';
+
+export interface RunningApi {
+  url: string;
+  /** Graceful stop; idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startApi(runtime: Runtime, extraReadiness: ReadinessCheck[] = []): Promise<RunningApi> {
+  const { config, transport, pool, registry, logger } = runtime;
+  const apiKeys = config.ingest.apiKeysFile ? await loadApiKeys(config.ingest.apiKeysFile) : undefined;
+  const readiness: ReadinessCheck[] = [
+    { name: 'broker', check: () => transport.ensureTopics(kitsuneTopics(config)) },
+    ...(pool ? [{ name: 'database', check: async () => void (await pool.query('SELECT 1')) }] : []),
+    ...extraReadiness,
+  ];
+  const app = await buildApi({
+    registry,
+    publisher: transport,
+    topics: { dbEvents: config.topics.dbEvents, appLogs: config.topics.appLogs },
+    limits: { ...config.ingest, bodyLimitBytes: config.http.bodyLimitBytes, maxJsonDepth: config.http.maxJsonDepth },
+    apiKeys,
+    readiness,
+    results: pool ? new ResultWaiter(pool) : undefined,
+    logger: logger.child({ component: 'http' }),
+  });
+  const url = await app.listen({ port: config.http.port, host: config.http.host });
+  logger.info({ url, commands: registry.list().length, auth: apiKeys ? 'api-keys' : 'open' }, 'API listening');
+  let stopping: Promise<void> | undefined;
+  return { url, stop: () => (stopping ??= app.close()) };
+}

@@ -1,0 +1,32 @@
+import { parseArgs } from 'node:util';
+import { startDbWorker } from '../apps/db-worker/main.ts';
+import { loadConfig, loadDotEnv } from '../config/index.ts';
+import { openRuntime } from './runtime.ts';
+import { onShutdownSignal } from './shutdown.ts';
+
+const help = `usage: kitsune db-worker
+
+Consumes db-events and runs each command on PostgreSQL exactly once in effect: the idempotency
+row and the command's effect commit in one transaction. Applies migrations at start.
+Scale out by running more (up to the number of db-events partitions).
+
+  POSTGRES_DSN      PostgreSQL (required)
+  KAFKA_BROKERS     Kafka; without it, the Postgres log in POSTGRES_DSN
+  KAFKA_GROUP_ID    consumer group prefix (group: <id>.db-worker; default kitsune)
+`;
+
+export async function runDbWorkerCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  loadDotEnv();
+  const runtime = await openRuntime(loadConfig(), { role: 'db-worker', allowEmbedded: false, needsPostgres: true });
+  const worker = await startDbWorker(runtime);
+  await onShutdownSignal(runtime.logger);
+  await worker.stop();
+  await runtime.close();
+  runtime.logger.info('DB worker stopped');
+  return 0;
+}

@@ -1,0 +1,80 @@
+/**
+ * What every role needs, built once from the configuration: logger, PostgreSQL pool (the user's
+ * server, or the embedded one in `kitsune start`), migrations, transport, registry. `close()`
+ * releases them in reverse order.
+ */
+import { join } from 'node:path';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { loadRegistry, type Registry } from '../commands/index.ts';
+import type { Config } from '../config/index.ts';
+import { startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
+import { kitsuneMigrationsDir, migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
+import type { Transport } from '../transport/types.ts';
+import { freePort } from './ports.ts';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  pool: pg.Pool | undefined;
+  transport: Transport;
+  registry: Registry;
+  /** True when PostgreSQL is the embedded server this process started. */
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  role: string;
+  /** Start an embedded PostgreSQL when POSTGRES_DSN is unset (`kitsune start`). */
+  allowEmbedded: boolean;
+  /** The role cannot work without PostgreSQL. */
+  needsPostgres: boolean;
+}
+
+export class UsageError extends Error {}
+
+export async function openRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
+  const logger = createLogger({ level: config.logLevel, service: config.serviceName, role: options.role });
+  const closers: Array<() => Promise<void>> = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'error while closing'));
+  };
+  try {
+    let dsn = config.postgresDsn;
+    let embedded = false;
+    if (!dsn && (options.needsPostgres || !config.kafkaBrokers)) {
+      if (!options.allowEmbedded) {
+        throw new UsageError(
+          `kitsune ${options.role}: set POSTGRES_DSN${config.kafkaBrokers ? '' : ' (and KAFKA_BROKERS for Kafka)'}, or run \`kitsune start\`, which runs an embedded PostgreSQL`,
+        );
+      }
+      const started = Date.now();
+      const server = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), port: await freePort(), logFile: join(config.dataDir, 'postgres.log') });
+      closers.push(() => stopByPid(server.pid, 'SIGINT'));
+      dsn = server.dsn;
+      embedded = true;
+      logger.info({ dataDir: join(config.dataDir, 'postgres'), ms: Date.now() - started }, 'embedded PostgreSQL started');
+    }
+    const pool = dsn ? createPool({ dsn, applicationName: `kitsune-${options.role}`, logger, max: 20 }) : undefined;
+    if (pool) {
+      closers.push(() => pool.end());
+      const applied = await migrate(pool, [
+        { dir: kitsuneMigrationsDir, scope: 'kitsune' },
+        { dir: config.migrationsDir, scope: 'app' },
+      ]);
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    }
+    const registry = await loadRegistry(config.registryPath);
+    const transport = createTransport(config, pool, logger);
+    closers.push(() => transport.close());
+    await transport.ensureTopics(kitsuneTopics(config));
+    return { config, logger, pool, transport, registry, embedded, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Kitsune's configuration: the only module that reads process.env. Everything is validated at
+ * startup and every problem is reported at once. The seed's names are kept (HTTP_PORT,
+ * KAFKA_BROKERS, KAFKA_GROUP_ID, POSTGRES_DSN, LOKI_URL); everything newer is KITSUNE_*.
+ * A `.env` file in the working directory is read first, without overriding the environment.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ErrorCodes, KitsuneError } from '../errors.ts';
+
+export interface Config {
+  http: {
+    /** HTTP_PORT. (Default: 8080) */
+    port: number;
+    /** KITSUNE_HTTP_HOST: listen address; set 0.0.0.0 in containers. (Default: '127.0.0.1') */
+    host: string;
+    /** KITSUNE_BODY_LIMIT_BYTES: larger requests get 413. (Default: 1_048_576) */
+    bodyLimitBytes: number;
+    /** KITSUNE_MAX_JSON_DEPTH: deeper request bodies get 400. (Default: 32) */
+    maxJsonDepth: number;
+  };
+  /** KAFKA_BROKERS, comma separated; unset means the embedded Postgres log. (Default: unset) */
+  kafkaBrokers: string[] | undefined;
+  /** KAFKA_GROUP_ID: prefix of the consumer groups (`<id>.db-worker`, `<id>.log-worker`). (Default: 'kitsune') */
+  groupId: string;
+  /** POSTGRES_DSN; unset means an embedded server under dataDir. (Default: unset) */
+  postgresDsn: string | undefined;
+  /** LOKI_URL; unset means logs are kept in PostgreSQL and served at GET /logs. (Default: unset) */
+  lokiUrl: string | undefined;
+  /** KITSUNE_LOKI_TENANT: sent as X-Scope-OrgID. (Default: unset) */
+  lokiTenant: string | undefined;
+  /** KITSUNE_LOKI_BATCH_BYTES: a stream's pending lines are pushed once they reach this many bytes. (Default: 1_048_576) */
+  lokiBatchBytes: number;
+  /** KITSUNE_LOKI_BATCH_WAIT_MS: longest a line waits for its batch to fill before it is pushed. (Default: 1_000) */
+  lokiBatchWaitMs: number;
+  /** KITSUNE_LOKI_TIMEOUT_MS: a push Loki has not answered within this is abandoned and retried. (Default: 10_000) */
+  lokiTimeoutMs: number;
+  /** KITSUNE_DATA_DIR: the embedded server's data and state. (Default: './.kitsune') */
+  dataDir: string;
+  /** KITSUNE_REGISTRY: the command registry file. (Default: './commands/registry.yaml') */
+  registryPath: string;
+  /** KITSUNE_MIGRATIONS_DIR: the user's own migrations, applied after Kitsune's. (Default: './migrations') */
+  migrationsDir: string;
+  topics: {
+    /** KITSUNE_TOPIC_DB_EVENTS (Default: 'db-events') */
+    dbEvents: string;
+    /** KITSUNE_TOPIC_APP_LOGS (Default: 'app-logs') */
+    appLogs: string;
+    /** KITSUNE_TOPIC_DB_RESULTS (Default: 'db-results') */
+    dbResults: string;
+    /** KITSUNE_DB_EVENTS_PARTITIONS (Default: 6) */
+    dbEventsPartitions: number;
+    /** KITSUNE_APP_LOGS_PARTITIONS (Default: 3) */
+    appLogsPartitions: number;
+  };
+  ingest: {
+    /** KITSUNE_PUBLISH_TIMEOUT_MS: a request whose event is not acknowledged in time gets 503. (Default: 5_000) */
+    publishTimeoutMs: number;
+    /** KITSUNE_LOG_MESSAGE_MAX_BYTES (Default: 16_384) */
+    logMessageMaxBytes: number;
+    /** KITSUNE_BATCH_MAX_ITEMS: most commands in one POST /execute/batch. (Default: 500) */
+    batchMaxItems: number;
+    /** KITSUNE_API_KEYS_FILE: YAML file of API keys; unset means no authentication. (Default: unset) */
+    apiKeysFile: string | undefined;
+  };
+  /** KITSUNE_LOG_LEVEL: pino level of Kitsune's own logs. (Default: 'info') */
+  logLevel: string;
+  /** KITSUNE_SERVICE_NAME: the `service` label and resource name. (Default: 'kitsune') */
+  serviceName: string;
+}
+
+export const configDefaults = {
+  port: 8080,
+  host: '127.0.0.1',
+  bodyLimitBytes: 1_048_576,
+  maxJsonDepth: 32,
+  groupId: 'kitsune',
+  lokiBatchBytes: 1_048_576,
+  lokiBatchWaitMs: 1_000,
+  lokiTimeoutMs: 10_000,
+  dataDir: './.kitsune',
+  registryPath: './commands/registry.yaml',
+  migrationsDir: './migrations',
+  dbEvents: 'db-events',
+  appLogs: 'app-logs',
+  dbResults: 'db-results',
+  dbEventsPartitions: 6,
+  appLogsPartitions: 3,
+  publishTimeoutMs: 5_000,
+  logMessageMaxBytes: 16_384,
+  batchMaxItems: 500,
+  logLevel: 'info',
+  serviceName: 'kitsune',
+} as const satisfies Record<string, string | number>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const topicName = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Reads `.env` (if present) into process.env without overriding what is already set. */
+export function loadDotEnv(path = resolve('.env')): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}
+
+/** Builds the configuration from `env`, or throws one INVALID_CONFIG error naming every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got '${raw}')`);
+      return fallback;
+    }
+    return value;
+  };
+  const topic = (name: string, fallback: string): string => {
+    const value = text(name) ?? fallback;
+    if (!topicName.test(value)) problems.push(`${name} is not a valid topic name: '${value}'`);
+    return value;
+  };
+  const url = (name: string): string | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (!['http:', 'https:', 'postgres:', 'postgresql:'].includes(parsed.protocol)) throw new Error(parsed.protocol);
+    } catch {
+      problems.push(`${name} is not a valid URL: '${value}'`);
+    }
+    return value;
+  };
+
+  const brokers = text('KAFKA_BROKERS')
+    ?.split(',')
+    .map((broker) => broker.trim())
+    .filter((broker) => broker !== '');
+  for (const broker of brokers ?? []) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(broker)) {
+      problems.push(`KAFKA_BROKERS entry '${broker}' is not host:port`);
+    }
+  }
+  const logLevel = text('KITSUNE_LOG_LEVEL') ?? configDefaults.logLevel;
+  if (!logLevels.has(logLevel)) problems.push(`KITSUNE_LOG_LEVEL must be one of ${[...logLevels].join(', ')} (got '${logLevel}')`);
+
+  const config: Config = {
+    http: {
+      port: integer('HTTP_PORT', configDefaults.port, 0, 65_535),
+      host: text('KITSUNE_HTTP_HOST') ?? configDefaults.host,
+      bodyLimitBytes: integer('KITSUNE_BODY_LIMIT_BYTES', configDefaults.bodyLimitBytes, 1_024, 64 * 1_048_576),
+      maxJsonDepth: integer('KITSUNE_MAX_JSON_DEPTH', configDefaults.maxJsonDepth, 2, 256),
+    },
+    kafkaBrokers: brokers && brokers.length > 0 ? brokers : undefined,
+    groupId: text('KAFKA_GROUP_ID') ?? configDefaults.groupId,
+    postgresDsn: url('POSTGRES_DSN'),
+    lokiUrl: url('LOKI_URL'),
+    lokiTenant: text('KITSUNE_LOKI_TENANT'),
+    lokiBatchBytes: integer('KITSUNE_LOKI_BATCH_BYTES', configDefaults.lokiBatchBytes, 1_024, 64 * 1_048_576),
+    lokiBatchWaitMs: integer('KITSUNE_LOKI_BATCH_WAIT_MS', configDefaults.lokiBatchWaitMs, 0, 60_000),
+    lokiTimeoutMs: integer('KITSUNE_LOKI_TIMEOUT_MS', configDefaults.lokiTimeoutMs, 100, 600_000),
+    dataDir: resolve(text('KITSUNE_DATA_DIR') ?? configDefaults.dataDir),
+    registryPath: resolve(text('KITSUNE_REGISTRY') ?? configDefaults.registryPath),
+    migrationsDir: resolve(text('KITSUNE_MIGRATIONS_DIR') ?? configDefaults.migrationsDir),
+    topics: {
+      dbEvents: topic('KITSUNE_TOPIC_DB_EVENTS', configDefaults.dbEvents),
+      appLogs: topic('KITSUNE_TOPIC_APP_LOGS', configDefaults.appLogs),
+      dbResults: topic('KITSUNE_TOPIC_DB_RESULTS', configDefaults.dbResults),
+      dbEventsPartitions: integer('KITSUNE_DB_EVENTS_PARTITIONS', configDefaults.dbEventsPartitions, 1, 10_000),
+      appLogsPartitions: integer('KITSUNE_APP_LOGS_PARTITIONS', configDefaults.appLogsPartitions, 1, 10_000),
+    },
+    ingest: {
+      publishTimeoutMs: integer('KITSUNE_PUBLISH_TIMEOUT_MS', configDefaults.publishTimeoutMs, 100, 600_000),
+      logMessageMaxBytes: integer('KITSUNE_LOG_MESSAGE_MAX_BYTES', configDefaults.logMessageMaxBytes, 64, 1_048_576),
+      batchMaxItems: integer('KITSUNE_BATCH_MAX_ITEMS', configDefaults.batchMaxItems, 1, 10_000),
+      apiKeysFile: text('KITSUNE_API_KEYS_FILE'),
+    },
+    logLevel,
+    serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,
+  };
+  if (config.ingest.apiKeysFile && !existsSync(config.ingest.apiKeysFile)) {
+    problems.push(`KITSUNE_API_KEYS_FILE does not exist: ${config.ingest.apiKeysFile}`);
+  }
+  if (problems.length > 0) {
+    throw new KitsuneError(ErrorCodes.INVALID_CONFIG, `invalid configuration:\n  - ${problems.join('\n  - ')}`, { retryable: false });
+  }
+  return config;
+}

@@ -1,0 +1,37 @@
+/**
+ * Picks the transport: Kafka when KAFKA_BROKERS is set, otherwise the durable Postgres log in the
+ * same database as the commands (the single-machine mode).
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { createKafkaTransport } from './kafka/index.ts';
+import { createPostgresTransport } from './postgres/index.ts';
+import type { Transport } from './types.ts';
+
+export function createTransport(config: Config, pool: pg.Pool | undefined, logger: Logger): Transport {
+  if (config.kafkaBrokers) {
+    return createKafkaTransport({
+      brokers: config.kafkaBrokers,
+      clientId: config.serviceName,
+      onError: (error) => logger.warn({ err: error }, 'Kafka client error; retrying'),
+    });
+  }
+  if (!pool) throw new Error('the Postgres log transport needs a PostgreSQL pool (set POSTGRES_DSN or use the embedded mode)');
+  return createPostgresTransport({
+    pool,
+    onError: (error, source) => logger.warn({ err: error, source }, 'Postgres log error; retrying'),
+  });
+}
+
+/** Kitsune's three topics, with the configured partition counts. */
+export function kitsuneTopics(config: Config): Array<{ name: string; partitions: number }> {
+  const { topics } = config;
+  return [
+    { name: topics.dbEvents, partitions: topics.dbEventsPartitions },
+    { name: `${topics.dbEvents}.dlq`, partitions: 1 },
+    { name: topics.appLogs, partitions: topics.appLogsPartitions },
+    { name: `${topics.appLogs}.dlq`, partitions: 1 },
+    { name: topics.dbResults, partitions: topics.dbEventsPartitions },
+  ];
+}
