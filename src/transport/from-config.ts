@@ -20,7 +20,9 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
   if (!pool) throw new Error('the Postgres log transport needs a PostgreSQL pool (set POSTGRES_DSN or use the embedded mode)');
   return createPostgresTransport({
     pool,
-    onError: (error, source) => logger.warn({ err: error, source }, 'Postgres log error; retrying'),
+    // Handler failures are redelivered and reported by the worker that owns the handler.
+    onError: (error, source) =>
+      source === 'handler' ? logger.debug({ err: error, source }, 'handler failed; redelivering') : logger.warn({ err: error, source }, 'Postgres log error; retrying'),
   });
 }
 

@@ -7,6 +7,7 @@
  * the redelivery loop still gets it redelivered by the broker to the next owner.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PartialBatchError } from './partial-batch.ts';
 import type { BatchHandler, Handler, ReceivedMessage } from './types.ts';
 
 export type Delivery =
@@ -87,8 +88,25 @@ export class PartitionWorker {
       const acknowledged = await this.#handle(batch);
       if (acknowledged === undefined) return;
       if (this.#stopping && !this.#commitOnStop) return;
-      await this.#options.commit(acknowledged.offset + 1n);
-      this.#committed = acknowledged.offset + 1n;
+      await this.#commit(acknowledged.offset + 1n);
+    }
+  }
+
+  /**
+   * Commits are cumulative, so a failed one is usually covered by the next batch's; but the last
+   * commit before stop() has no next one, so a failure is retried a few times before giving up
+   * (the cost of giving up is redelivery, never loss).
+   */
+  async #commit(nextOffset: bigint): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#options.commit(nextOffset);
+        this.#committed = nextOffset;
+        return;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        await sleep(100 * attempt);
+      }
     }
   }
 
@@ -116,6 +134,12 @@ export class PartitionWorker {
         return true;
       } catch (error) {
         this.#options.onError?.(error, delivery);
+        if (error instanceof PartialBatchError && error.acknowledged > 0 && error.acknowledged < batch.length) {
+          // The finished prefix is committed now and never handed back; the rest is redelivered.
+          const done = batch[error.acknowledged - 1]!;
+          if (!this.#stopping || this.#commitOnStop) await this.#commit(done.offset + 1n);
+          batch = batch.slice(error.acknowledged);
+        }
         if (this.#stopping) return false;
         try {
           await sleep(this.#options.redeliveryDelayMs, undefined, { signal: this.#stopAbort.signal });

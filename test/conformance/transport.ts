@@ -148,6 +148,8 @@ export function transportConformance(
       assert.equal(got.key, sent.key);
       assert.ok(got.value.equals(value), 'bytes unchanged');
       for (const [header, headerValue] of Object.entries(headers)) assert.equal(got.headers[header], headerValue, header);
+      assert.equal(Object.getPrototypeOf(got.headers), null, 'headers are a null-prototype record');
+      assert.equal('toString' in got.headers, false, 'no inherited names leak in as headers');
       assert.equal(got.topic, name);
       assert.ok(got.partition >= 0 && got.partition < partitions);
       assert.equal(typeof got.offset, 'bigint');

@@ -155,7 +155,8 @@ class MemoryMember implements Subscription {
       const fetched: ReceivedMessage[] = [];
       for (let offset = Number(state.next); offset < end; offset++) {
         const stored = log[offset]!;
-        fetched.push({ ...stored, headers: { ...stored.headers }, topic: this.#topic, partition, offset: BigInt(offset), attempt: 1 });
+        const headers = Object.assign(Object.create(null) as Record<string, string>, stored.headers);
+        fetched.push({ ...stored, headers, topic: this.#topic, partition, offset: BigInt(offset), attempt: 1 });
       }
       state.next = BigInt(end);
       state.worker.enqueue(fetched);
