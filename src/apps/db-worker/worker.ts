@@ -1,0 +1,182 @@
+/**
+ * createDbWorker(deps): consumes db-events and runs each command on PostgreSQL exactly once in
+ * effect (see execute-batch.ts), publishes every outcome to db-results and every dead letter to
+ * db-events.dlq, and pauses consumption through a circuit breaker while PostgreSQL is down, so
+ * an outage never sends an event to the DLQ.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Registry } from '../../commands/index.ts';
+import { PartialBatchError } from '../../transport/partial-batch.ts';
+import { CircuitBreaker, deadLetterMessage, type CircuitState } from '../../transport/middleware/index.ts';
+import type { OutgoingMessage, ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
+import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from './execute-batch.ts';
+
+export interface DbWorkerOptions {
+  /** Most events per transaction. (Default: 500) */
+  maxBatchSize: number;
+  /** Transient failures of one event before it is dead-lettered; outages do not count. (Default: 10) */
+  maxTransientAttempts: number;
+  /** First backoff after a failed batch; doubles per consecutive failure, full jitter. (Default: 100 ms) */
+  retryBaseMs: number;
+  /** (Default: 5_000 ms) */
+  retryMaxMs: number;
+  /** Consecutive failed batches that open the breaker. (Default: 3) */
+  breakerThreshold: number;
+  /** First breaker cool-down before probing with `SELECT 1`; doubles up to 30 s. (Default: 1_000 ms) */
+  breakerOpenMs: number;
+}
+
+export const dbWorkerDefaults = {
+  maxBatchSize: 500,
+  maxTransientAttempts: 10,
+  retryBaseMs: 100,
+  retryMaxMs: 5_000,
+  breakerThreshold: 3,
+  breakerOpenMs: 1_000,
+} satisfies DbWorkerOptions;
+
+export interface DbWorkerHooks {
+  onOutcome?: (status: OutcomeStatus, command: string) => void;
+  onBreakerChange?: (from: CircuitState, to: CircuitState) => void;
+  onBatch?: (size: number, seconds: number) => void;
+}
+
+export interface DbWorkerDeps {
+  transport: Transport;
+  pool: pg.Pool;
+  registry: Registry;
+  topics: { dbEvents: string; dbResults: string };
+  group: string;
+  logger: Logger;
+  options?: Partial<DbWorkerOptions>;
+  hooks?: DbWorkerHooks;
+}
+
+export interface DbWorker {
+  start(): Promise<void>;
+  /** Finishes in-flight batches, commits, leaves the group. Idempotent; safe before start(). */
+  stop(): Promise<void>;
+  readonly breakerState: CircuitState;
+}
+
+/** The record published to db-results for each outcome. */
+export function resultRecord(outcome: Outcome): OutgoingMessage {
+  const { event } = outcome;
+  const body = {
+    event_id: outcome.eventId,
+    status: outcome.status,
+    command: event?.command ?? null,
+    version: event?.version ?? null,
+    source: event?.metadata.source ?? null,
+    idempotency_key: event?.metadata.idempotency_key ?? null,
+    result: outcome.status === OutcomeStatuses.succeeded ? { rows: outcome.rows ?? [], rows_affected: outcome.rowsAffected ?? 0 } : null,
+    error: outcome.failure ?? null,
+    attempts: outcome.attempts,
+    completed_at: new Date().toISOString(),
+  };
+  return { id: `${outcome.eventId}:${outcome.message.offset}`, key: outcome.eventId, value: Buffer.from(JSON.stringify(body)) };
+}
+
+/** The dead letter: original bytes and key, with the reason, SQLSTATE, attempts and source position. */
+function dlqRecord(outcome: Outcome): OutgoingMessage {
+  const reason = Object.assign(new Error(outcome.failure?.reason ?? 'dead-lettered'), {
+    code: outcome.failure?.code,
+    sqlstate: outcome.failure?.sqlstate,
+    attempts: outcome.attempts,
+  });
+  return deadLetterMessage(outcome.message, reason, Date.now());
+}
+
+export function createDbWorker(deps: DbWorkerDeps): DbWorker {
+  const options: DbWorkerOptions = { ...dbWorkerDefaults, ...deps.options };
+  const { logger } = deps;
+  const dlqTopic = `${deps.topics.dbEvents}.dlq`;
+  const abort = new AbortController();
+  const failuresByPartition = new Map<number, number>();
+  let subscription: Subscription | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const breaker = new CircuitBreaker({
+    failureThreshold: options.breakerThreshold,
+    openMs: options.breakerOpenMs,
+    maxOpenMs: 30_000,
+    probe: async () => void (await deps.pool.query('SELECT 1')),
+    onStateChange: (from, to, info) => {
+      const fields = { from, to, consecutiveFailures: info.consecutiveFailures, err: info.error };
+      if (to === 'open') logger.warn({ ...fields, openMs: info.openMs }, 'circuit breaker opened: pausing consumption until PostgreSQL answers');
+      else logger.info(fields, `circuit breaker ${to}`);
+      deps.hooks?.onBreakerChange?.(from, to);
+    },
+  });
+
+  const publishOutcomes = async (outcomes: readonly Outcome[]): Promise<void> => {
+    if (outcomes.length === 0) return;
+    const dead = outcomes.filter((o) => o.status === OutcomeStatuses.deadLettered);
+    await Promise.all([
+      dead.length > 0 ? deps.transport.publish(dlqTopic, dead.map(dlqRecord)) : undefined,
+      deps.transport.publish(deps.topics.dbResults, outcomes.map(resultRecord)),
+    ]);
+    for (const outcome of outcomes) {
+      deps.hooks?.onOutcome?.(outcome.status, outcome.event?.command ?? 'unknown');
+      if (outcome.status === OutcomeStatuses.deadLettered) {
+        logger.warn({ eventId: outcome.eventId, ...outcome.failure, partition: outcome.message.partition, offset: String(outcome.message.offset) }, 'event dead-lettered');
+      }
+    }
+  };
+
+  /** Full-jitter exponential backoff per partition, so a failing partition does not spin. */
+  const backOff = async (partition: number): Promise<void> => {
+    const failures = (failuresByPartition.get(partition) ?? 0) + 1;
+    failuresByPartition.set(partition, failures);
+    const ceiling = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (failures - 1));
+    await sleep(Math.random() * ceiling, undefined, { signal: abort.signal }).catch(() => undefined);
+  };
+
+  const handle = async (batch: readonly ReceivedMessage[]): Promise<void> => {
+    const partition = batch[0]?.partition ?? 0;
+    const started = process.hrtime.bigint();
+    try {
+      await breaker.execute(async () => {
+        try {
+          await publishOutcomes(await executeBatch(deps.pool, deps.registry, batch, options));
+        } catch (error) {
+          if (!(error instanceof EventRetryError)) throw error;
+          await publishOutcomes(error.outcomes);
+          throw error.index > 0 ? new PartialBatchError(error.index, error) : error;
+        }
+      });
+      failuresByPartition.delete(partition);
+      deps.hooks?.onBatch?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (error) {
+      logger.warn({ err: error, partition, events: batch.length }, 'batch failed; it will be retried');
+      await backOff(partition);
+      throw error;
+    }
+  };
+
+  return {
+    get breakerState() {
+      return breaker.state;
+    },
+    async start() {
+      await deps.transport.ensureTopics([{ name: dlqTopic, partitions: 1 }]);
+      subscription = await deps.transport.subscribeBatch(deps.topics.dbEvents, handle, {
+        group: deps.group,
+        maxBatchSize: options.maxBatchSize,
+        redeliveryDelayMs: 10,
+      });
+      breaker.attach(subscription);
+      logger.info({ topic: deps.topics.dbEvents, group: deps.group }, 'DB worker consuming');
+    },
+    stop() {
+      stopping ??= (async () => {
+        abort.abort();
+        breaker.close();
+        await subscription?.close();
+      })();
+      return stopping;
+    },
+  };
+}

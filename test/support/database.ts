@@ -1,0 +1,40 @@
+/**
+ * A fresh database per test file on the shared test server: migrations, users and idempotency
+ * rows of one test never meet another's. Dropped (with FORCE, ending stray connections) after.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+import { postgresDsn } from './services.ts';
+
+export async function createDatabase(): Promise<{ dsn: string; drop: () => Promise<void> }> {
+  const name = `kitsune_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: postgresDsn() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(postgresDsn());
+  url.pathname = `/${name}`;
+  return {
+    dsn: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: postgresDsn() });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A fresh database dropped when the test (or suite, via `after`) ends. */
+export async function freshDatabase(t: Pick<TestContext, 'after'>): Promise<string> {
+  const { dsn, drop } = await createDatabase();
+  t.after(drop);
+  return dsn;
+}
