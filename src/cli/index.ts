@@ -5,6 +5,7 @@
 import { KitsuneError } from '../errors.ts';
 import { runApiCommand } from './api.ts';
 import { runDbWorkerCommand } from './db-worker.ts';
+import { runLogWorkerCommand } from './log-worker.ts';
 import { runMigrateCommand } from './migrate.ts';
 import { UsageError } from './runtime.ts';
 
@@ -16,6 +17,7 @@ interface CliCommand {
 const commands = new Map<string, CliCommand>([
   ['api', { summary: 'run the HTTP API (POST /execute)', run: runApiCommand }],
   ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', run: runDbWorkerCommand }],
+  ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', run: runLogWorkerCommand }],
   ['migrate', { summary: "apply Kitsune's and your migrations to POSTGRES_DSN", run: runMigrateCommand }],
 ]);
 

@@ -4,6 +4,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import type pg from 'pg';
 import type { Registry } from '../../commands/index.ts';
 import { toError } from '../../errors.ts';
 import type { Publisher } from '../../transport/types.ts';
@@ -11,6 +12,7 @@ import type { ApiKey, ApiKeys } from './api-keys.ts';
 import { registerCatalogRoutes } from './catalog.ts';
 import { registerEventRoutes, type ResultWaiter } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
+import { registerLogRoutes } from './logs.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ApiError, errorBody, problem } from './problems.ts';
@@ -35,6 +37,8 @@ export interface ApiDeps {
   readiness?: readonly ReadinessCheck[];
   /** Serves GET /events/:id when the API can reach PostgreSQL. */
   results?: ResultWaiter | undefined;
+  /** Serves GET /logs from kitsune.logs when logs are kept in PostgreSQL (no LOKI_URL). */
+  logs?: pg.Pool | undefined;
   logger?: FastifyBaseLogger | false;
   now?: () => Date;
 }
@@ -127,6 +131,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerExecuteRoutes(app, deps, authenticate, keys !== undefined);
   registerCatalogRoutes(app, deps.registry);
   if (deps.results) registerEventRoutes(app, deps.results);
+  if (deps.logs) registerLogRoutes(app, deps.logs);
   registerHealthRoutes(app, deps.readiness ?? []);
   return app;
 }

@@ -31,6 +31,7 @@ export async function startApi(runtime: Runtime, extraReadiness: ReadinessCheck[
     apiKeys,
     readiness,
     results: pool ? new ResultWaiter(pool) : undefined,
+    logs: config.lokiUrl ? undefined : pool,
     logger: logger.child({ component: 'http' }),
   });
   const url = await app.listen({ port: config.http.port, host: config.http.host });

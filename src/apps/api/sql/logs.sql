@@ -1,0 +1,21 @@
+-- GET /logs (table: src/db/migrations/0002_logs.sql).
+
+-- name: LogsList
+-- Newest first, one page. Every filter is optional: NULL turns it off (the statement is planned
+-- with the values bound, so an unused filter costs nothing and the used one can take its index).
+-- $7/$8 are the cursor: the (ts, event_id) of the last row of the previous page. $6 is an ILIKE
+-- pattern whose user part was escaped by the caller; it scans the rows the other filters leave.
+SELECT event_id,
+       ts,
+       to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts_exact,
+       level, command, version, source, message, idempotency_key, trace_id
+FROM kitsune.logs
+WHERE ($1::text[] IS NULL OR level = ANY($1::text[]))
+  AND ($2::text IS NULL OR command = $2::text)
+  AND ($3::text IS NULL OR source = $3::text)
+  AND ($4::timestamptz IS NULL OR ts >= $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR ts < $5::timestamptz)
+  AND ($6::text IS NULL OR message ILIKE $6::text)
+  AND ($7::timestamptz IS NULL OR (ts, event_id) < ($7::timestamptz, $8::text))
+ORDER BY ts DESC, event_id DESC
+LIMIT $9

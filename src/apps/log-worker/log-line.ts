@@ -1,0 +1,49 @@
+/**
+ * The log part of an app-logs record, as every sink stores it. Everything here comes from the
+ * record itself, never from the clock or the consumer, so a redelivered record becomes exactly
+ * the same line again: that is what lets Loki (identical entries) and PostgreSQL (unique event
+ * id) absorb redelivery.
+ */
+import { ErrorCodes, KitsuneError } from '../../errors.ts';
+import { decodeEvent, eventHeaders, type LogLevel } from '../../events/envelope.ts';
+import { parseTraceparent } from '../../observability/trace-context.ts';
+import type { ReceivedMessage } from '../../transport/types.ts';
+
+export interface LogLine {
+  eventId: string;
+  /** The event's metadata.timestamp (when the API accepted it), in ms since the epoch. */
+  timestampMs: number;
+  level: LogLevel;
+  command: string;
+  version: string;
+  source: string;
+  message: string;
+  idempotencyKey: string;
+  /** From the record's `traceparent` header, when it has a valid one. */
+  traceId: string | undefined;
+}
+
+/**
+ * Reads one app-logs record. Throws a non-retryable INVALID_MESSAGE error naming the problem
+ * (the record is then dead-lettered with it).
+ */
+export function logLineOf(message: ReceivedMessage): LogLine {
+  const event = decodeEvent(message.value);
+  const timestampMs = Date.parse(event.metadata.timestamp);
+  if (!Number.isFinite(timestampMs)) {
+    throw new KitsuneError(ErrorCodes.INVALID_MESSAGE, `malformed event: metadata.timestamp is not a date: '${event.metadata.timestamp.slice(0, 64)}'`, {
+      retryable: false,
+    });
+  }
+  return {
+    eventId: event.id,
+    timestampMs,
+    level: event.log.level,
+    command: event.command,
+    version: event.version,
+    source: event.metadata.source,
+    message: event.log.message,
+    idempotencyKey: event.metadata.idempotency_key,
+    traceId: parseTraceparent(message.headers[eventHeaders.traceparent])?.traceId,
+  };
+}

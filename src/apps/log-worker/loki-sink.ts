@@ -1,0 +1,86 @@
+/**
+ * The Loki sink: turns each line into a Loki entry and hands it to the batcher.
+ *
+ * - Labels: `service`, `level`, `command`, `source` only (bounded: the registry's commands, six
+ *   levels, the callers' sources). Ids never become labels: each would be a stream of its own.
+ * - Structured metadata: `event_id`, `idempotency_key`, `trace_id` (query with `| event_id="…"`).
+ * - Timestamp: the event's metadata.timestamp, never the time of the push.
+ * - Line: `{"msg":…,"event_id":…}`. The id is in the line as well as in the metadata because Loki
+ *   drops an entry as a duplicate when timestamp AND line match one it has, metadata ignored:
+ *   two different events with the same message in the same millisecond and stream would
+ *   otherwise collapse into one. With the id in it, only a redelivery of the same event matches.
+ */
+import { LokiBatcher, LokiClient, LokiFailures, type BackoffOptions, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
+import type { LogLine } from './log-line.ts';
+import type { LogWorkerMetrics } from './metrics.ts';
+import { DeadLetterReasons, type LogSink, type SinkRejection } from './sink.ts';
+
+export interface LokiSinkOptions {
+  /** LOKI_URL */
+  url: string;
+  /** KITSUNE_LOKI_TENANT, sent as X-Scope-OrgID. (Default: not sent) */
+  tenant?: string | undefined;
+  /** KITSUNE_SERVICE_NAME: the `service` label. */
+  serviceName: string;
+  /** KITSUNE_LOKI_BATCH_BYTES (Default: 1_048_576) */
+  batchBytes?: number;
+  /** KITSUNE_LOKI_BATCH_WAIT_MS (Default: 1_000 ms) */
+  batchWaitMs?: number;
+  /** KITSUNE_LOKI_TIMEOUT_MS (Default: 10_000 ms) */
+  timeoutMs?: number;
+  /** (Default: 8) */
+  maxConcurrentPushes?: number;
+  /** (Default: 250 ms doubling to 10 s, full jitter) */
+  backoff?: BackoffOptions;
+  metrics?: LogWorkerMetrics;
+  /** Told of each failed push before the wait, for logs; must not throw. (Default: none) */
+  onRetry?: (info: PushRetryInfo) => void;
+}
+
+const nsPerMs = 1_000_000n;
+
+/** The Loki entry of `line`: a pure function of the line, so a redelivery is byte-identical. */
+export function lokiEntryOf(line: LogLine, serviceName: string): StreamEntry {
+  const metadata: Record<string, string> = { event_id: line.eventId, idempotency_key: line.idempotencyKey };
+  if (line.traceId !== undefined) metadata.trace_id = line.traceId;
+  return {
+    labels: { service: serviceName, level: line.level, command: line.command, source: line.source },
+    entry: {
+      ts: BigInt(line.timestampMs) * nsPerMs,
+      line: JSON.stringify({ msg: line.message, event_id: line.eventId }),
+      metadata,
+    },
+  };
+}
+
+export function createLokiSink(options: LokiSinkOptions): LogSink {
+  const { metrics, serviceName, onRetry } = options;
+  const batcher = new LokiBatcher({
+    pusher: new LokiClient({ url: options.url, tenant: options.tenant, timeoutMs: options.timeoutMs }),
+    batchBytes: options.batchBytes,
+    batchWaitMs: options.batchWaitMs,
+    maxConcurrentPushes: options.maxConcurrentPushes,
+    backoff: options.backoff,
+    onPush: metrics?.pushed,
+    onRetry: (info) => {
+      metrics?.retried(info);
+      onRetry?.(info);
+    },
+  });
+  return {
+    name: 'loki',
+    async write(lines: readonly LogLine[]): Promise<SinkRejection[]> {
+      const outcomes = await batcher.submit(lines.map((line) => lokiEntryOf(line, serviceName)));
+      const rejections: SinkRejection[] = [];
+      outcomes.forEach((outcome, index) => {
+        if (outcome.accepted) return;
+        const failure = (outcome.error as { failure?: unknown }).failure;
+        const reason = failure === LokiFailures.tooLarge ? DeadLetterReasons.tooLargeForLoki : DeadLetterReasons.rejectedByLoki;
+        rejections.push({ index, reason, error: outcome.error });
+      });
+      return rejections;
+    },
+    flush: () => batcher.flush(),
+    close: () => batcher.close(),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * One push to Loki's `POST /loki/api/v1/push`: gzip-compressed JSON, one stream per request,
+ * optional `X-Scope-OrgID`, a deadline. It never retries; the batcher decides what a failure means.
+ *
+ * One stream per request on purpose: when a push carries several streams, Loki answers with the
+ * ingester's result for the LAST stream only, so entries refused in an earlier stream (out of
+ * order, too far behind, per-stream rate limit) can be lost behind a 204 (docs/loki-test-server.md).
+ */
+import { promisify } from 'node:util';
+import { constants as zlibConstants, gzip } from 'node:zlib';
+import { toError } from '../errors.ts';
+import { LokiFailures, LokiPushError, failureOfStatus } from './errors.ts';
+import type { LokiEntry, LokiLabels } from './types.ts';
+
+export interface LokiClientOptions {
+  /** LOKI_URL: Loki's base URL (`http://loki:3100`) or the full push URL. User info becomes Basic auth. */
+  url: string;
+  /** Sent as X-Scope-OrgID (multi-tenant Loki, Grafana Cloud). (Default: not sent) */
+  tenant?: string | undefined;
+  /** A push not answered within this is abandoned and reported as a retryable timeout. (Default: 10_000 ms) */
+  timeoutMs?: number;
+}
+
+/** What the batcher needs from a client; tests may substitute their own. */
+export interface LokiPusher {
+  /** Resolves when Loki answered 2xx; otherwise throws a LokiPushError. `signal` aborts the request. */
+  push(labels: LokiLabels, entries: readonly LokiEntry[], signal?: AbortSignal): Promise<void>;
+}
+
+const pushPath = '/loki/api/v1/push';
+/** Loki's error texts are short; a proxy's HTML page is not worth more than this. */
+const maxErrorTextBytes = 8_192;
+/** Longest Retry-After honoured: a gateway asking for an hour would otherwise park the worker. */
+export const maxRetryAfterMs = 300_000;
+const gzipAsync = promisify(gzip);
+/**
+ * Level 1: most of gzip's ratio on repetitive log JSON at a fraction of level 6's CPU; the worker
+ * is CPU-bound before the network is on loopback or in a cluster.
+ */
+const gzipOptions = { level: zlibConstants.Z_BEST_SPEED };
+
+export const lokiClientDefaults = { timeoutMs: 10_000 } as const satisfies Required<Pick<LokiClientOptions, 'timeoutMs'>>;
+
+/** Splits LOKI_URL into the push URL and, if it carried user info, a Basic Authorization header. */
+function resolveEndpoint(raw: string): { url: string; authorization: string | undefined } {
+  const url = new URL(raw);
+  let authorization: string | undefined;
+  if (url.username !== '' || url.password !== '') {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  if (!url.pathname.endsWith(pushPath)) url.pathname = `${url.pathname.replace(/\/+$/, '')}${pushPath}`;
+  return { url: url.toString(), authorization };
+}
+
+/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms, capped; undefined if absent or bad. */
+export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const text = value.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - nowMs;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), maxRetryAfterMs);
+}
+
+/** The push body for one stream: Loki's JSON format, timestamps as decimal strings. */
+export function encodePushBody(labels: LokiLabels, entries: readonly LokiEntry[]): string {
+  const values = entries.map((entry) =>
+    Object.keys(entry.metadata).length === 0 ? [entry.ts.toString(), entry.line] : [entry.ts.toString(), entry.line, entry.metadata],
+  );
+  return JSON.stringify({ streams: [{ stream: labels, values }] });
+}
+
+async function errorText(response: Response): Promise<string> {
+  try {
+    const text = await response.text();
+    return text.length > maxErrorTextBytes ? `${text.slice(0, maxErrorTextBytes)}…` : text.trim();
+  } catch {
+    return '';
+  }
+}
+
+export class LokiClient implements LokiPusher {
+  readonly #url: string;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #timeoutMs: number;
+
+  constructor(options: LokiClientOptions) {
+    const { url, authorization } = resolveEndpoint(options.url);
+    this.#url = url;
+    this.#timeoutMs = options.timeoutMs ?? lokiClientDefaults.timeoutMs;
+    this.#headers = {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      ...(options.tenant === undefined ? {} : { 'x-scope-orgid': options.tenant }),
+      ...(authorization === undefined ? {} : { authorization }),
+    };
+  }
+
+  /** The push URL, without credentials (for logs). */
+  get url(): string {
+    return this.#url;
+  }
+
+  async push(labels: LokiLabels, entries: readonly LokiEntry[], signal?: AbortSignal): Promise<void> {
+    const body = await gzipAsync(encodePushBody(labels, entries), gzipOptions);
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const abort = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
+    let response: Response;
+    try {
+      response = await fetch(this.#url, { method: 'POST', headers: this.#headers, body, signal: abort });
+      if (response.ok) {
+        // Drain the (empty) body so the keep-alive connection is reused.
+        await response.arrayBuffer();
+        return;
+      }
+    } catch (thrown) {
+      if (deadline.aborted) {
+        throw new LokiPushError(LokiFailures.timeout, `Loki did not answer a push of ${entries.length} entries within ${this.#timeoutMs} ms`, {
+          cause: thrown,
+        });
+      }
+      const error = toError(thrown);
+      const detail = error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
+      throw new LokiPushError(LokiFailures.network, `push to Loki failed: ${detail}`, { cause: thrown });
+    }
+    const text = await errorText(response);
+    const failure = failureOfStatus(response.status);
+    throw new LokiPushError(failure, `Loki answered ${response.status}${text === '' ? '' : `: ${text}`}`, {
+      status: response.status,
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+    });
+  }
+}
