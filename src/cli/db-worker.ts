@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
 import { startDbWorker } from '../apps/db-worker/main.ts';
+import { dbWorkerMetrics } from '../apps/db-worker/metrics.ts';
+import { createMetricsRegistry } from '../observability/metrics.ts';
+import { serveWorkerMetrics } from './worker-metrics.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { openRuntime } from './runtime.ts';
 import { onShutdownSignal } from './shutdown.ts';
@@ -13,6 +16,7 @@ Scale out by running more (up to the number of db-events partitions).
   POSTGRES_DSN      PostgreSQL (required)
   KAFKA_BROKERS     Kafka; without it, the Postgres log in POSTGRES_DSN
   KAFKA_GROUP_ID    consumer group prefix (group: <id>.db-worker; default kitsune)
+  KITSUNE_METRICS_PORT   Prometheus /metrics (default 9464; 0 disables)
 `;
 
 export async function runDbWorkerCommand(argv: string[]): Promise<number> {
@@ -23,9 +27,12 @@ export async function runDbWorkerCommand(argv: string[]): Promise<number> {
   }
   loadDotEnv();
   const runtime = await openRuntime(loadConfig(), { role: 'db-worker', allowEmbedded: false, needsPostgres: true });
-  const worker = await startDbWorker(runtime);
+  const metrics = createMetricsRegistry({ service: runtime.config.serviceName, role: 'db-worker' });
+  const worker = await startDbWorker(runtime, dbWorkerMetrics(metrics));
+  const stopMetrics = await serveWorkerMetrics(runtime.config, metrics, 9464, runtime.logger);
   await onShutdownSignal(runtime.logger);
   await worker.stop();
+  await stopMetrics();
   await runtime.close();
   runtime.logger.info('DB worker stopped');
   return 0;

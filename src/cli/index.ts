@@ -8,6 +8,7 @@ import { runDbWorkerCommand } from './db-worker.ts';
 import { runLogWorkerCommand } from './log-worker.ts';
 import { runMigrateCommand } from './migrate.ts';
 import { UsageError } from './runtime.ts';
+import { runStartCommand } from './start.ts';
 
 interface CliCommand {
   summary: string;
@@ -15,6 +16,7 @@ interface CliCommand {
 }
 
 const commands = new Map<string, CliCommand>([
+  ['start', { summary: 'run the API and both workers in one process (embedded defaults)', run: runStartCommand }],
   ['api', { summary: 'run the HTTP API (POST /execute)', run: runApiCommand }],
   ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', run: runDbWorkerCommand }],
   ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', run: runLogWorkerCommand }],

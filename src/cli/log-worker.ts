@@ -5,6 +5,7 @@ import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { createMetricsRegistry } from '../observability/metrics.ts';
 import { openRuntime } from './runtime.ts';
 import { onShutdownSignal } from './shutdown.ts';
+import { serveWorkerMetrics } from './worker-metrics.ts';
 
 const help = `usage: kitsune log-worker
 
@@ -35,9 +36,11 @@ export async function runLogWorkerCommand(argv: string[]): Promise<number> {
   try {
     const registry = createMetricsRegistry({ service: config.serviceName, role: 'log-worker' });
     const worker = await startLogWorker(runtime, registry);
+    const stopMetrics = await serveWorkerMetrics(config, registry, 9465, runtime.logger);
     runtime.logger.info({ sink: worker.sink, topic: config.topics.appLogs }, 'log worker started');
     await onShutdownSignal(runtime.logger);
     await worker.stop();
+    await stopMetrics();
     runtime.logger.info({ counters: plain(worker.worker.counters()) }, 'log worker stopped');
   } finally {
     await runtime.close();

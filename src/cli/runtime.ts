@@ -3,12 +3,14 @@
  * server, or the embedded one in `kitsune start`), migrations, transport, registry. `close()`
  * releases them in reverse order.
  */
+import { createHash } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { loadRegistry, type Registry } from '../commands/index.ts';
 import type { Config } from '../config/index.ts';
-import { startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
+import { reachableByOthers, startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
 import { kitsuneMigrationsDir, migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -37,6 +39,19 @@ export interface RuntimeOptions {
 
 export class UsageError extends Error {}
 
+/**
+ * Where the embedded cluster lives: `<dataDir>/postgres`, unless we are root and the `postgres`
+ * user (which PostgreSQL runs as) cannot enter its parents, as in a checkout under /root. Then
+ * a directory under /var/lib/kitsune named after the data directory, so each checkout keeps its
+ * own data across restarts.
+ */
+function embeddedDataDir(dataDir: string): string {
+  const preferred = join(dataDir, 'postgres');
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || reachableByOthers(preferred)) return preferred;
+  return join('/var/lib/kitsune', createHash('sha256').update(dataDir).digest('hex').slice(0, 16), 'postgres');
+}
+
 export async function openRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
   const logger = createLogger({ level: config.logLevel, service: config.serviceName, role: options.role });
   const closers: Array<() => Promise<void>> = [];
@@ -53,11 +68,18 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
         );
       }
       const started = Date.now();
-      const server = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), port: await freePort(), logFile: join(config.dataDir, 'postgres.log') });
+      const dataDir = embeddedDataDir(config.dataDir);
+      if (dataDir !== join(config.dataDir, 'postgres')) {
+        logger.warn({ dataDir }, "the 'postgres' user cannot enter the data directory's parents; keeping the embedded cluster here instead");
+      }
+      await mkdir(config.dataDir, { recursive: true });
+      const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), logFile: join(config.dataDir, 'postgres.log') });
       closers.push(() => stopByPid(server.pid, 'SIGINT'));
       dsn = server.dsn;
       embedded = true;
-      logger.info({ dataDir: join(config.dataDir, 'postgres'), ms: Date.now() - started }, 'embedded PostgreSQL started');
+      await writeFile(join(config.dataDir, 'embedded.json'), `${JSON.stringify({ dsn: server.dsn, postgresPid: server.pid, kitsunePid: process.pid })}\n`);
+      closers.push(() => rm(join(config.dataDir, 'embedded.json'), { force: true }));
+      logger.info({ dataDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
     }
     const pool = dsn ? createPool({ dsn, applicationName: `kitsune-${options.role}`, logger, max: 20 }) : undefined;
     if (pool) {

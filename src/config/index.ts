@@ -63,6 +63,11 @@ export interface Config {
     /** KITSUNE_API_KEYS_FILE: YAML file of API keys; unset means no authentication. (Default: unset) */
     apiKeysFile: string | undefined;
   };
+  /**
+   * KITSUNE_METRICS_PORT: where a standalone worker serves /metrics (the API serves it on its own
+   * port). 0 disables it. (Default: 9464 for db-worker, 9465 for log-worker)
+   */
+  metricsPort: number | undefined;
   /** KITSUNE_LOG_LEVEL: pino level of Kitsune's own logs. (Default: 'info') */
   logLevel: string;
   /** KITSUNE_SERVICE_NAME: the `service` label and resource name. (Default: 'kitsune') */
@@ -180,6 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxItems: integer('KITSUNE_BATCH_MAX_ITEMS', configDefaults.batchMaxItems, 1, 10_000),
       apiKeysFile: text('KITSUNE_API_KEYS_FILE'),
     },
+    metricsPort: text('KITSUNE_METRICS_PORT') === undefined ? undefined : integer('KITSUNE_METRICS_PORT', 0, 0, 65_535),
     logLevel,
     serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,
   };

@@ -46,6 +46,9 @@ export async function readMigrations(dir: string, scope: string): Promise<Migrat
 /** Applies what is missing; returns the names applied. Throws on an edited applied migration. */
 export async function migrate(pool: pg.Pool, folders: ReadonlyArray<{ dir: string; scope: string }>): Promise<string[]> {
   const client = await pool.connect();
+  // Checked-out clients are not watched by the pool; a dropped session surfaces on the next query.
+  const ignoreIdleError = (): void => undefined;
+  client.on('error', ignoreIdleError);
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [migrationLockKey]);
@@ -96,6 +99,7 @@ export async function migrate(pool: pg.Pool, folders: ReadonlyArray<{ dir: strin
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [migrationLockKey]).catch(() => undefined);
+    client.off('error', ignoreIdleError);
     client.release();
   }
   return applied;

@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type pg from 'pg';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Registry } from '../../commands/index.ts';
 import { toError } from '../../errors.ts';
 import type { Publisher } from '../../transport/types.ts';
@@ -13,6 +14,7 @@ import { registerCatalogRoutes } from './catalog.ts';
 import { registerEventRoutes, type ResultWaiter } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
 import { registerLogRoutes } from './logs.ts';
+import { registerMetrics } from './metrics.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ApiError, errorBody, problem } from './problems.ts';
@@ -39,6 +41,8 @@ export interface ApiDeps {
   results?: ResultWaiter | undefined;
   /** Serves GET /logs from kitsune.logs when logs are kept in PostgreSQL (no LOKI_URL). */
   logs?: pg.Pool | undefined;
+  /** The process's Prometheus registry, served at GET /metrics. */
+  metrics?: MetricsRegistry | undefined;
   logger?: FastifyBaseLogger | false;
   now?: () => Date;
 }
@@ -128,6 +132,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return Promise.resolve();
   };
 
+  if (deps.metrics) registerMetrics(app, deps.metrics);
   registerExecuteRoutes(app, deps, authenticate, keys !== undefined);
   registerCatalogRoutes(app, deps.registry);
   if (deps.results) registerEventRoutes(app, deps.results);

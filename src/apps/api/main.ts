@@ -2,6 +2,7 @@
  * Wires the API from a runtime (config, transport, pool, registry) and listens. stop() stops
  * accepting, lets in-flight requests finish (their publishes included) and closes the server.
  */
+import type { Registry } from 'prom-client';
 import type { Runtime } from '../../cli/runtime.ts';
 import { kitsuneTopics } from '../../transport/from-config.ts';
 import { loadApiKeys } from './api-keys.ts';
@@ -15,7 +16,7 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-export async function startApi(runtime: Runtime, extraReadiness: ReadinessCheck[] = []): Promise<RunningApi> {
+export async function startApi(runtime: Runtime, metrics?: Registry, extraReadiness: ReadinessCheck[] = []): Promise<RunningApi> {
   const { config, transport, pool, registry, logger } = runtime;
   const apiKeys = config.ingest.apiKeysFile ? await loadApiKeys(config.ingest.apiKeysFile) : undefined;
   const readiness: ReadinessCheck[] = [
@@ -32,6 +33,7 @@ export async function startApi(runtime: Runtime, extraReadiness: ReadinessCheck[
     readiness,
     results: pool ? new ResultWaiter(pool) : undefined,
     logs: config.lokiUrl ? undefined : pool,
+    metrics,
     logger: logger.child({ component: 'http' }),
   });
   const url = await app.listen({ port: config.http.port, host: config.http.host });

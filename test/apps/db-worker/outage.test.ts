@@ -19,16 +19,22 @@ import { collect, createUserEvent, freshTopics, openDatabase, openKafka, publish
 test('PostgreSQL down for 30 s while 5,000 events flow: no dead letters, the breaker opens and closes, every event applied once', { skip: kafkaSkip, timeout: 180_000 }, async (t) => {
   const parent = await mkdtemp(join(tmpdir(), 'kitsune-outage-'));
   await chmod(parent, 0o755); // as root the server runs as `postgres`, which must enter it
-  t.after(() => rm(parent, { recursive: true, force: true }));
   const dataDir = join(parent, 'pg');
   const port = await freePort();
   let server = await startEmbeddedPostgres({ dataDir, port });
-  t.after(() => stopByPid(server.pid));
   const pool = await openDatabase(server.dsn);
-  t.after(() => pool.end());
   const topics = freshTopics();
   const transport = await openKafka(topics);
-  t.after(() => transport.close());
+  const closers: Array<() => Promise<unknown>> = [
+    () => transport.close(),
+    () => pool.end(),
+    () => stopByPid(server.pid),
+    () => rm(parent, { recursive: true, force: true }),
+  ];
+  // In this order: the worker lets go of the pool before the pool ends, and the pool before the server.
+  t.after(async () => {
+    for (const close of closers) await close();
+  });
   const dlq: ReceivedMessage[] = await collect(transport, `${topics.dbEvents}.dlq`);
   const transitions: string[] = [];
   const worker = createDbWorker({
@@ -41,7 +47,7 @@ test('PostgreSQL down for 30 s while 5,000 events flow: no dead letters, the bre
     hooks: { onBreakerChange: (_from, to) => transitions.push(to) },
   });
   await worker.start();
-  t.after(() => worker.stop());
+  closers.unshift(() => worker.stop());
 
   const events = Array.from({ length: 5_000 }, (_, i) => createUserEvent(`outage-${i}@example.com`));
   const flowing = (async () => {
