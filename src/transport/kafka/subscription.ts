@@ -124,7 +124,7 @@ export class KafkaSubscription implements Subscription {
     if (message.offset < owned.nextOffset) return;
     owned.nextOffset = message.offset + 1n;
     owned.worker.enqueue([this.#received(message)]);
-    if (owned.worker.queued >= this.#maxBatchSize * 2 && !this.#backpressured) {
+    if (!this.#backpressured && this.#queued() >= this.#queueLimit()) {
       this.#backpressured = true;
       this.#applyFlow();
     }
@@ -149,9 +149,23 @@ export class KafkaSubscription implements Subscription {
     return owned;
   }
 
+  /**
+   * One fetch stream serves every owned partition, so backpressure is on the total: pausing while
+   * any single partition is behind would starve the others (they drained one at a time). Memory
+   * stays bounded by about two batches per owned partition.
+   */
+  #queueLimit(): number {
+    return this.#maxBatchSize * 2 * Math.max(1, this.#owned.size);
+  }
+
+  #queued(): number {
+    let total = 0;
+    for (const { worker } of this.#owned.values()) total += worker.queued;
+    return total;
+  }
+
   #relieveBackpressure(): void {
-    if (!this.#backpressured) return;
-    for (const { worker } of this.#owned.values()) if (worker.queued >= this.#maxBatchSize) return;
+    if (!this.#backpressured || this.#queued() > this.#queueLimit() / 2) return;
     this.#backpressured = false;
     this.#applyFlow();
   }
