@@ -4,10 +4,13 @@
  */
 import { KitsuneError } from '../errors.ts';
 import { runApiCommand } from './api.ts';
+import { runCommandsCommand } from './commands.ts';
 import { runDbWorkerCommand } from './db-worker.ts';
+import { runDlqCommand } from './dlq.ts';
 import { runLogWorkerCommand } from './log-worker.ts';
 import { runMigrateCommand } from './migrate.ts';
 import { UsageError } from './runtime.ts';
+import { runSendCommand } from './send.ts';
 import { runStartCommand } from './start.ts';
 
 interface CliCommand {
@@ -21,6 +24,9 @@ const commands = new Map<string, CliCommand>([
   ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', run: runDbWorkerCommand }],
   ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', run: runLogWorkerCommand }],
   ['migrate', { summary: "apply Kitsune's and your migrations to POSTGRES_DSN", run: runMigrateCommand }],
+  ['commands', { summary: 'list the command registry, or check that PostgreSQL prepares every statement', run: runCommandsCommand }],
+  ['dlq', { summary: 'list, show, replay (--dry-run) or purge dead letters', run: runDlqCommand }],
+  ['send', { summary: 'send one command to a running API (--payload, --wait)', run: runSendCommand }],
 ]);
 
 function usage(): string {

@@ -1,0 +1,105 @@
+/**
+ * How the operator commands (`commands check`, `dlq ...`) find what a running Kitsune uses: the
+ * database from POSTGRES_DSN, else the embedded server of a running `kitsune start`, which
+ * announces itself in `<KITSUNE_DATA_DIR>/embedded.json`; the transport from KAFKA_BROKERS, else
+ * the Postgres log in that database. They never start a server or apply migrations: they look at
+ * the instance as it is.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { isAlive } from '../db/embedded.ts';
+import { createPool } from '../db/pool.ts';
+import { ErrorCodes, KitsuneError } from '../errors.ts';
+import { createKafkaTransport } from '../transport/kafka/index.ts';
+import { createPostgresTransport } from '../transport/postgres/index.ts';
+import type { Transport } from '../transport/types.ts';
+import { UsageError } from './runtime.ts';
+
+export interface FoundDatabase {
+  dsn: string;
+  /** For messages: "POSTGRES_DSN" or "the embedded PostgreSQL of kitsune start (pid 123)". */
+  from: string;
+}
+
+interface EmbeddedState {
+  dsn?: unknown;
+  postgresPid?: unknown;
+  kitsunePid?: unknown;
+}
+
+/** The embedded.json that `kitsune start` keeps while it runs (see cli/runtime.ts). */
+export const embeddedStatePath = (config: Config): string => join(config.dataDir, 'embedded.json');
+
+/** POSTGRES_DSN, or the embedded server of a `kitsune start` that is still running. */
+export async function findDatabase(config: Config, command: string): Promise<FoundDatabase> {
+  if (config.postgresDsn) return { dsn: config.postgresDsn, from: 'POSTGRES_DSN' };
+  const path = embeddedStatePath(config);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UsageError(
+      `${command}: no database to look at. Set POSTGRES_DSN, or run \`kitsune start\` first ` +
+        `(its embedded PostgreSQL is found through ${path}; set KITSUNE_DATA_DIR if it runs with another data directory)`,
+    );
+  }
+  const state = JSON.parse(text) as EmbeddedState;
+  const { dsn, postgresPid, kitsunePid } = state;
+  if (typeof dsn !== 'string' || typeof postgresPid !== 'number' || typeof kitsunePid !== 'number') {
+    throw new UsageError(`${command}: ${path} is not what kitsune start writes; delete it and run \`kitsune start\` again`);
+  }
+  // A crashed `kitsune start` leaves the file behind; its DSN points at a port nobody serves.
+  if (!isAlive(kitsunePid) || !isAlive(postgresPid)) {
+    throw new UsageError(
+      `${command}: ${path} names a kitsune start (pid ${kitsunePid}) that is no longer running. ` +
+        'Run `kitsune start` again (its data is kept), or set POSTGRES_DSN',
+    );
+  }
+  return { dsn, from: `the embedded PostgreSQL of kitsune start (pid ${kitsunePid})` };
+}
+
+/** A logger for operator commands: stdout is for their output, so logs go to stderr, warnings up. */
+export function cliLogger(config: Config, role: string): Logger {
+  const level = config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn';
+  return pino({ level, base: { service: config.serviceName, role } }, pino.destination(2));
+}
+
+export interface CliDatabase {
+  pool: pg.Pool;
+  from: string;
+  close(): Promise<void>;
+}
+
+/** A small pool on the instance's database; fails with what to do when it cannot connect. */
+export async function openCliDatabase(config: Config, command: string, logger: Logger): Promise<CliDatabase> {
+  const found = await findDatabase(config, command);
+  const pool = createPool({ dsn: found.dsn, max: 4, applicationName: `kitsune-${command.replaceAll(' ', '-')}`, logger });
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end();
+    throw new KitsuneError(ErrorCodes.UNAVAILABLE, `${command}: cannot connect to PostgreSQL (${found.from}): ${(error as Error).message}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  return { pool, from: found.from, close: () => pool.end() };
+}
+
+/**
+ * The instance's transport, for reading and publishing only: Kafka when KAFKA_BROKERS is set,
+ * else the Postgres log in `pool`. Retention stays with the long-running processes.
+ */
+export function openCliTransport(config: Config, pool: pg.Pool, logger: Logger): Transport {
+  if (config.kafkaBrokers) {
+    return createKafkaTransport({
+      brokers: config.kafkaBrokers,
+      clientId: `${config.serviceName}-cli`,
+      onError: (error) => logger.warn({ err: error }, 'Kafka client error; retrying'),
+    });
+  }
+  return createPostgresTransport({ pool, retention: false, onError: (error, source) => logger.warn({ err: error, source }, 'Postgres log error') });
+}

@@ -1,0 +1,34 @@
+/**
+ * The zero-configuration path: `kitsune start` with nothing set runs an embedded PostgreSQL and
+ * the Postgres log, and the operator commands find that database through its embedded.json.
+ */
+import assert from 'node:assert/strict';
+import { chmod } from 'node:fs/promises';
+import { test } from 'node:test';
+import { dataDir, kitsune, kitsuneJson, startKitsune } from './support.ts';
+
+test('with nothing configured, kitsune send, dlq and commands check all reach the embedded instance of kitsune start', { timeout: 180_000 }, async (t) => {
+  const dir = await dataDir(t);
+  // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter the directory.
+  await chmod(dir, 0o755);
+  const env = { KITSUNE_DATA_DIR: dir };
+  const running = await startKitsune(t, env, 120_000);
+  const payload = JSON.stringify({ name: 'Emb', email: 'emb@example.com' });
+
+  const first = await kitsune(['send', 'create_user', '--payload', payload, '--wait', '--url', running.url], env);
+  assert.equal(first.code, 0, first.stderr);
+  const second = await kitsune(['send', 'create_user', '--payload', payload, '--wait', '--url', running.url], env);
+  assert.equal(second.code, 1);
+  const { id } = JSON.parse(second.stdout) as { id: string };
+
+  const letters = await kitsuneJson<Array<{ event_id: string; sqlstate: string }>>(['dlq', 'list'], env);
+  assert.deepEqual(letters.map((l) => [l.event_id, l.sqlstate]), [[id, '23505']]);
+  const check = await kitsune(['commands', 'check'], env);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /on the embedded PostgreSQL of kitsune start \(pid \d+\)/);
+
+  assert.equal(await running.stop(), 0);
+  const after = await kitsune(['dlq', 'list'], env);
+  assert.equal(after.code, 1, 'a stopped instance removes its embedded.json');
+  assert.match(after.stderr, /run `kitsune start` first/);
+});
