@@ -4,7 +4,8 @@
  * UUIDv5 of (source, key): a client's retry gets the same id, and two sources may use the same
  * key without colliding.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomBytesPooled } from './random.ts';
 
 /** Kitsune's UUIDv5 namespace (a fixed, random UUID). */
 const namespace = Buffer.from('6f1c2d7e9a4b4c1d8e3f5a6b7c8d9e0f', 'hex');
@@ -25,7 +26,7 @@ export function idempotentEventId(source: string, key: string): string {
 
 /** RFC 9562 UUIDv7: 48 bits of Unix milliseconds, then random bits. */
 export function newEventId(now: number = Date.now()): string {
-  const bytes = randomBytes(16);
+  const bytes = randomBytesPooled(16);
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;

@@ -3,7 +3,7 @@
  * header, start one otherwise. The event's header then links the HTTP request, the SQL statement
  * and the Loki push into one trace.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from '../events/random.ts';
 
 const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const allZero = /^0+$/;
@@ -24,7 +24,7 @@ export function parseTraceparent(header: string | undefined): TraceParent | unde
 
 /** A traceparent for a new span: a child of `parent` when given, else the root of a new trace. */
 export function childTraceparent(parent: TraceParent | undefined): string {
-  const traceId = parent?.traceId ?? randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
+  const traceId = parent?.traceId ?? randomBytesPooled(16).toString('hex');
+  const spanId = randomBytesPooled(8).toString('hex');
   return `00-${traceId}-${spanId}-${parent && !parent.sampled ? '00' : '01'}`;
 }
