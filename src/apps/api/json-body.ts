@@ -7,6 +7,7 @@
 import { problem } from './problems.ts';
 
 const forbiddenKeys = new Set(['__proto__', 'constructor']);
+const mayHoldForbiddenKey = /__proto__|constructor|\\u/;
 
 class ForbiddenKey extends Error {
   constructor(readonly key: string) {
@@ -43,7 +44,9 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
     throw problem('json_too_deep', `the request body nests objects or arrays deeper than ${maxDepth} levels`);
   }
   try {
-    return JSON.parse(text, refuseForbiddenKeys) as unknown;
+    // A reviver makes JSON.parse several times slower, so it only runs when the text could hold
+    // a forbidden key: spelled out, or hidden behind a \u escape that JSON.parse would decode.
+    return (mayHoldForbiddenKey.test(text) ? JSON.parse(text, refuseForbiddenKeys) : JSON.parse(text)) as unknown;
   } catch (error) {
     if (error instanceof ForbiddenKey) {
       throw problem('forbidden_key', `the request body contains a "${error.key}" key, which is not allowed anywhere in a command`);
