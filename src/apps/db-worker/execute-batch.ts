@@ -14,6 +14,7 @@ import { decodeEvent, type CommandEvent } from '../../events/envelope.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
 import type { ReceivedMessage } from '../../transport/types.ts';
+import { executeOptimistically } from './fast-path.ts';
 import { classifyQueryError, FailureKinds, sqlstateOf } from './failures.ts';
 
 export const queries = loadQueries(new URL('./sql/events.sql', import.meta.url), [
@@ -24,6 +25,9 @@ export const queries = loadQueries(new URL('./sql/events.sql', import.meta.url),
   'AttemptsGet',
   'AttemptsRecord',
   'AttemptsClear',
+  'IdempotencyClaimMany',
+  'IdempotencyGetMany',
+  'ResultInsertMany',
 ]);
 
 export const OutcomeStatuses = {
@@ -83,7 +87,7 @@ export function payloadHash(event: Pick<CommandEvent, 'command' | 'version' | 'p
   return createHash('sha256').update(JSON.stringify([event.command, event.version, canonical(event.payload)])).digest();
 }
 
-interface Prepared {
+export interface Prepared {
   message: ReceivedMessage;
   event?: CommandEvent;
   entry?: CommandEntry;
@@ -135,7 +139,23 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
     const ids = prepared.flatMap((p) => (p.event && isUuid(p.event.id) ? [p.event.id] : []));
     const { rows: attemptRows } = await client.query<{ event_id: string; attempts: number }>(queries.AttemptsGet, [ids]);
     const previousAttempts = new Map(attemptRows.map((row) => [row.event_id, row.attempts]));
+    const attemptsOf = (item: Prepared): number => (previousAttempts.get(item.event?.id ?? '') ?? 0) + 1;
     await client.query('BEGIN');
+    // A savepoint rather than ROLLBACK/BEGIN, so the retry stays inside the caller's
+    // transaction (the DLQ dry run wraps this whole function in one it always rolls back).
+    await client.query('SAVEPOINT batch');
+    try {
+      const fast = await executeOptimistically(client, prepared, attemptsOf, (item, attempts) => rejected(client, item, attempts));
+      if (fast) {
+        if (previousAttempts.size > 0) await client.query(queries.AttemptsClear, [[...previousAttempts.keys()]]);
+        await client.query('COMMIT');
+        return fast;
+      }
+    } catch (error) {
+      if (classifyQueryError(error) === FailureKinds.connection) throw error;
+      // A statement failed: start over event by event, each in its own savepoint.
+      await client.query('ROLLBACK TO SAVEPOINT batch');
+    }
     const outcomes: Outcome[] = [];
     for (const [index, item] of prepared.entries()) {
       const attempts = (previousAttempts.get(item.event?.id ?? '') ?? 0) + 1;
@@ -177,10 +197,15 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
 
 const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
+/** The dead letter of an event that failed before reaching the database (decode, registry, schema, id). */
+function rejected(client: pg.PoolClient, item: Prepared, attempts: number): Promise<Outcome> {
+  const failure = item.rejected ?? { reason: `event id ${item.event?.id ?? item.message.id} is not a UUID`, code: ErrorCodes.INVALID_MESSAGE };
+  return deadLetter(client, item, failure, attempts);
+}
+
 async function executeOne(client: pg.PoolClient, item: Prepared, attempts: number): Promise<Outcome> {
   const { message, event, entry } = item;
-  if (item.rejected || !event || !entry) return deadLetter(client, item, item.rejected!, attempts);
-  if (!isUuid(event.id)) return deadLetter(client, item, { reason: `event id ${event.id} is not a UUID`, code: ErrorCodes.INVALID_MESSAGE }, attempts);
+  if (item.rejected || !event || !entry || !isUuid(event.id)) return rejected(client, item, attempts);
   const base = { message, event, eventId: event.id, attempts };
   const { source, idempotency_key: key } = event.metadata;
   const hash = payloadHash(event);

@@ -1,0 +1,93 @@
+/**
+ * The optimistic path for a batch: when no statement fails, a batch needs one round trip per
+ * event (its command) plus a few for the whole batch (claim every idempotency key, read the
+ * ones already taken, store every result), instead of five per event with savepoints. Any error
+ * makes the caller roll back and run the batch again the careful way, event by event; so the
+ * fast path only has to be right when it succeeds, and it declines batches it cannot get right
+ * cheaply (the same key twice in one batch).
+ */
+import type pg from 'pg';
+import type { Outcome, Prepared } from './execute-batch.ts';
+import { OutcomeStatuses, payloadHash, queries } from './execute-batch.ts';
+
+const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+
+/** Outcomes in batch order, or undefined when the batch needs the careful path. Throws on any SQL error. */
+export async function executeOptimistically(
+  client: pg.PoolClient,
+  prepared: readonly Prepared[],
+  attemptsOf: (item: Prepared) => number,
+  deadLetter: (item: Prepared, attempts: number) => Promise<Outcome>,
+): Promise<Outcome[] | undefined> {
+  const claimable = prepared.filter((item) => !item.rejected && item.event && item.entry && isUuid(item.event.id));
+  const keyOf = (item: Prepared): string => `${item.event!.metadata.source}\u0000${item.event!.metadata.idempotency_key}`;
+  if (new Set(claimable.map(keyOf)).size !== claimable.length) return undefined;
+
+  const hashes = new Map(claimable.map((item) => [item, payloadHash(item.event!)]));
+  const claimed = await client.query<{ source: string; idempotency_key: string }>(queries.IdempotencyClaimMany, [
+    claimable.map((i) => i.event!.metadata.source),
+    claimable.map((i) => i.event!.metadata.idempotency_key),
+    claimable.map((i) => i.event!.id),
+    claimable.map((i) => i.event!.command),
+    claimable.map((i) => i.event!.version),
+    claimable.map((i) => hashes.get(i)!),
+  ]);
+  const fresh = new Set(claimed.rows.map((row) => `${row.source}\u0000${row.idempotency_key}`));
+  const taken = claimable.filter((item) => !fresh.has(keyOf(item)));
+  const existing = new Map<string, { event_id: string; payload_hash: Buffer }>();
+  if (taken.length > 0) {
+    const { rows } = await client.query<{ source: string; idempotency_key: string; event_id: string; payload_hash: Buffer }>(queries.IdempotencyGetMany, [
+      taken.map((i) => i.event!.metadata.source),
+      taken.map((i) => i.event!.metadata.idempotency_key),
+    ]);
+    for (const row of rows) existing.set(`${row.source}\u0000${row.idempotency_key}`, row);
+  }
+
+  const outcomes: Outcome[] = [];
+  const succeeded: Outcome[] = [];
+  for (const item of prepared) {
+    const attempts = attemptsOf(item);
+    const { message, event, entry } = item;
+    if (!claimable.includes(item) || !event || !entry) {
+      outcomes.push(await deadLetter(item, attempts));
+      continue;
+    }
+    const base = { message, event, eventId: event.id, attempts };
+    if (!fresh.has(keyOf(item))) {
+      const original = existing.get(keyOf(item));
+      if (original?.payload_hash.equals(hashes.get(item)!)) {
+        outcomes.push({ ...base, eventId: original.event_id, status: OutcomeStatuses.duplicate });
+        continue;
+      }
+      await client.query(queries.ConflictInsert, [event.id, hashes.get(item)!, JSON.stringify(event.payload), message.topic, message.partition, String(message.offset)]);
+      outcomes.push({
+        ...base,
+        status: OutcomeStatuses.conflict,
+        failure: { reason: `idempotency key ${event.metadata.idempotency_key} of ${event.metadata.source} was already used with a different payload`, code: 'KITSUNE_IDEMPOTENCY_CONFLICT' },
+      });
+      continue;
+    }
+    const result = await client.query(entry.text, entry.bind(event.payload));
+    const outcome: Outcome = { ...base, status: OutcomeStatuses.succeeded, rows: entry.returning ? result.rows : [], rowsAffected: result.rowCount ?? 0 };
+    outcomes.push(outcome);
+    succeeded.push(outcome);
+  }
+  if (succeeded.length > 0) {
+    await client.query(queries.ResultInsertMany, [
+      succeeded.map((o) => o.eventId),
+      succeeded.map(() => OutcomeStatuses.succeeded),
+      succeeded.map((o) => o.event!.command),
+      succeeded.map((o) => o.event!.version),
+      succeeded.map((o) => o.event!.metadata.source),
+      succeeded.map((o) => o.event!.metadata.idempotency_key),
+      succeeded.map((o) => JSON.stringify(o.rows ?? [])),
+      succeeded.map((o) => o.rowsAffected ?? 0),
+      succeeded.map(() => null),
+      succeeded.map((o) => o.attempts),
+      succeeded.map((o) => o.message.topic),
+      succeeded.map((o) => o.message.partition),
+      succeeded.map((o) => String(o.message.offset)),
+    ]);
+  }
+  return outcomes;
+}
