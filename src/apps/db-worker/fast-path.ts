@@ -20,6 +20,7 @@ export async function executeOptimistically(
   deadLetter: (item: Prepared, attempts: number) => Promise<Outcome>,
 ): Promise<Outcome[] | undefined> {
   const claimable = prepared.filter((item) => !item.rejected && item.event && item.entry && isUuid(item.event.id));
+  const isClaimable = new Set(claimable);
   const keyOf = (item: Prepared): string => `${item.event!.metadata.source}\u0000${item.event!.metadata.idempotency_key}`;
   if (new Set(claimable.map(keyOf)).size !== claimable.length) return undefined;
 
@@ -48,7 +49,7 @@ export async function executeOptimistically(
   for (const item of prepared) {
     const attempts = attemptsOf(item);
     const { message, event, entry } = item;
-    if (!claimable.includes(item) || !event || !entry) {
+    if (!isClaimable.has(item) || !event || !entry) {
       outcomes.push(await deadLetter(item, attempts));
       continue;
     }
