@@ -1,0 +1,195 @@
+/**
+ * `npm run bench [-- --quick] [-- --only ingest,db-worker] [-- --profile]`
+ *
+ * Measures the whole pipeline on the real services (started here, or reused when already running;
+ * see scripts/services/harness.ts) and prints one table: each Kitsune figure beside a baseline
+ * measured in the same run, their ratio, and the goal it is reported against. Absolute numbers
+ * drift on a shared machine; the ratios are what to track. Writes everything as JSON to
+ * bench/results/ (latest.json and a dated copy). Never a CI gate.
+ *
+ *   --quick     every row, with short runs and 20,000 events instead of 100,000 (under 2 minutes)
+ *   --only      a comma-separated subset of: ingest, db-worker, e2e, log-worker, embedded, cold-start
+ *   --profile   the same as --only profile: the API under /execute saturation and the DB worker
+ *               draining, each under node --cpu-prof, summarised (bench/results/profiles/<run>/)
+ *
+ * docs/performance.md explains each row and what limits it.
+ */
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { down, up, type Services } from '../scripts/services/harness.ts';
+import { readState, repoRoot, servicesDir } from '../scripts/services/state.ts';
+import { isAlive } from '../src/db/embedded.ts';
+import { summariseProfiles } from './profile.ts';
+import { coldStartSection } from './sections/cold-start.ts';
+import { fullSettings, quickSettings, type Context, type Measurements, type Section } from './sections/context.ts';
+import { dbWorkerSection } from './sections/db-worker.ts';
+import { e2eSection } from './sections/e2e.ts';
+import { embeddedSection } from './sections/embedded.ts';
+import { ingestSection } from './sections/ingest.ts';
+import { logWorkerSection } from './sections/log-worker.ts';
+import { profileSection } from './sections/profile.ts';
+import { cpuWindow, type CpuGroup } from './support/cpu.ts';
+import type { LoadChild } from './support/load-child.ts';
+import { buildRows, machine, renderCpu, renderMarkdown, renderTable } from './support/report.ts';
+import { forkChild, type ForkedChild } from './support/rpc.ts';
+
+/** The commit measured, and whether src/ had uncommitted changes (other work in progress). */
+function sourceVersion(): { commit: string; srcModified: boolean } | undefined {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+    return { commit: git('rev-parse', '--short', 'HEAD'), srcModified: git('status', '--porcelain', '--', 'src', 'commands', 'migrations') !== '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** In run order: the embedded section warms the data directory cold-start then measures. */
+const sections = new Map<string, { run: Section; kafka: boolean }>([
+  ['ingest', { run: ingestSection, kafka: true }],
+  ['db-worker', { run: dbWorkerSection, kafka: true }],
+  ['e2e', { run: e2eSection, kafka: true }],
+  ['log-worker', { run: logWorkerSection, kafka: true }],
+  ['embedded', { run: embeddedSection, kafka: false }],
+  ['cold-start', { run: coldStartSection, kafka: false }],
+  ['profile', { run: profileSection, kafka: true }],
+]);
+
+/** What `npm run bench` runs without --only (profiling is separate: it slows what it watches). */
+const tableSections = ['ingest', 'db-worker', 'e2e', 'log-worker', 'embedded', 'cold-start'];
+
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false } },
+});
+const chosen = args.profile ? ['profile'] : args.only ? args.only.split(',').map((name) => name.trim()) : tableSections;
+const unknown = chosen.filter((name) => !sections.has(name));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown section(s) ${unknown.join(', ')}; choose from ${[...sections.keys()].join(', ')}\n`);
+  process.exit(2);
+}
+
+const settings = args.quick ? quickSettings : fullSettings;
+const runId = `${new Date().toISOString().slice(2, 10).replaceAll('-', '')}${randomBytes(3).toString('hex')}`;
+const resultsDir = join(repoRoot, 'bench', 'results');
+const profileDir = join(resultsDir, 'profiles', runId);
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFixed(0)} s`;
+
+const tracked = new Set<{ stop(): Promise<unknown> }>();
+let services: Services | undefined;
+let loadChild: ForkedChild<LoadChild> | undefined;
+const embeddedDataDir = join(repoRoot, '.kitsune', 'bench', runId);
+
+async function cleanUp(): Promise<void> {
+  await Promise.all([...tracked].map((item) => item.stop().catch(() => undefined)));
+  await loadChild?.stop();
+  await rm(embeddedDataDir, { recursive: true, force: true }).catch(() => undefined);
+  if (services) await down(services.started);
+}
+
+process.once('SIGINT', () => {
+  log('interrupted; stopping what this run started');
+  void cleanUp().finally(() => process.exit(130));
+});
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const loadAtStart = loadavg().map((v) => Number(v.toFixed(2)));
+  const source = sourceVersion();
+  log(`run ${runId}: ${chosen.join(', ')}${args.quick ? ' (quick)' : ''}; load average ${loadAtStart.join(' ')}; source ${source ? `${source.commit}${source.srcModified ? ' with uncommitted changes in src/' : ''}` : 'unknown'}`);
+  services = await up({ requireKafka: chosen.some((name) => sections.get(name)!.kafka) });
+  const state = await readState(servicesDir());
+  const servicePids = {
+    postgres: state.postgres && isAlive(state.postgres.pid) && state.postgres.dsn === services.postgresDsn ? [state.postgres.pid] : [],
+    kafka: services.kafkaPid ? [services.kafkaPid] : [],
+  };
+  const results: Measurements = { memory: {}, cpu: {}, errors: {} };
+  const ctx: Context = {
+    settings,
+    runId,
+    services,
+    brokers: services.kafkaBrokers?.split(',') ?? [],
+    profileDir,
+    embeddedDataDir,
+    results,
+    load: async () => {
+      if (!loadChild) {
+        loadChild = await forkChild<LoadChild>('bench/support/load-child.ts');
+        await loadChild.call('init', { scope: runId });
+      }
+      return loadChild;
+    },
+    cpu: (label, pids) => {
+      const { measured, postgres = [], others = {} } = pids;
+      const asGroups = (named: Record<string, number[]>): Array<[string, CpuGroup]> => Object.entries(named).map(([name, list]) => [name, { pids: list, tree: true }]);
+      const groups: Record<string, CpuGroup> = {
+        postgres: { pids: [...servicePids.postgres, ...postgres], tree: true },
+        kafka: { pids: servicePids.kafka, tree: false },
+        ...Object.fromEntries(asGroups(measured)),
+        ...Object.fromEntries(asGroups(others)),
+        'load generator': { pids: loadChild ? [loadChild.pid] : [], tree: false },
+        bench: { pids: [process.pid], tree: false },
+      };
+      const end = cpuWindow(groups);
+      return (eventsPerSecond) => {
+        const cores = end();
+        const measuredCores = Object.keys(measured).reduce((sum, name) => sum + (cores[name] ?? 0), 0);
+        results.cpu[label] = {
+          cores,
+          measured: Object.keys(measured),
+          ...(eventsPerSecond ? { usPerEvent: Math.round((measuredCores * 1e6) / eventsPerSecond) } : {}),
+        };
+      };
+    },
+    track: (stoppable) => {
+      tracked.add(stoppable);
+      return stoppable;
+    },
+    log,
+  };
+  for (const name of chosen) {
+    const sectionStarted = Date.now();
+    log(`── ${name}`);
+    try {
+      await sections.get(name)!.run(ctx);
+      log(`── ${name} done in ${elapsed(sectionStarted)}`);
+    } catch (error) {
+      results.errors[name] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`── ${name} FAILED after ${elapsed(sectionStarted)}: ${results.errors[name]}`);
+    }
+  }
+
+  // With --only, rows of sections that did not run are left out (memory rows come from several).
+  const rows = buildRows(results, settings).filter((row) => (row.section === 'memory' ? row.figure !== 'not run' : chosen.includes(row.section)));
+  process.stdout.write(
+    `\nKitsune benchmarks, run ${runId} on ${source?.commit ?? 'an unknown commit'}${source?.srcModified ? ' (+ uncommitted src/ changes)' : ''}` +
+      `${args.quick ? ' (--quick: short runs, fewer events)' : ''}, ${elapsed(started)}. Ratio = figure ÷ baseline (latency: p99 ÷ p99).\n\n`,
+  );
+  process.stdout.write(`${renderTable(rows)}\n\n`);
+
+  await mkdir(resultsDir, { recursive: true });
+  if (Object.keys(results.cpu).length > 0) process.stdout.write(`Where the CPU went (cores; 2 = the whole machine):\n\n${renderCpu(results.cpu)}\n\n`);
+  if (loadAtStart[0]! > 1) process.stdout.write(`Note: the load average was ${loadAtStart.join(' ')} when the run started; other work on this machine lowers every figure (see "other" above).\n\n`);
+  const report = { date: new Date().toISOString(), runId, source, quick: args.quick, sections: chosen, seconds: Math.round((Date.now() - started) / 1000), machine: { ...machine(), loadAverageAtStart: loadAtStart }, settings, results, rows, markdown: renderMarkdown(rows) };
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFile(join(resultsDir, `bench-${runId}.json`), json);
+  await writeFile(join(resultsDir, 'latest.json'), json);
+  log(`results written to bench/results/bench-${runId}.json (and latest.json)`);
+
+  if (existsSync(profileDir)) process.stdout.write(`${await summariseProfiles(profileDir)}\n`);
+  return Object.keys(results.errors).length > 0 ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+} finally {
+  await cleanUp();
+}
+process.exit(code);

@@ -1,0 +1,176 @@
+/**
+ * DB worker: `kitsune db-worker` draining `create_user` events that are already on db-events
+ * (6 partitions), in a fresh database, beside two baselines on that same database measured just
+ * before: a plain loop of single-row INSERT transactions (autocommit, one connection, the same
+ * statement the registry runs) and multi-row INSERTs of 500 rows (the worker's batch size).
+ * Throughput is read from the worker's own counter (kitsune_db_events_total on /metrics) from the
+ * first outcome to the last, so the group join is not counted.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { freePort } from '../../src/cli/ports.ts';
+import { encodeEvent, eventHeaders, type CommandEvent } from '../../src/events/envelope.ts';
+import { newEventId } from '../../src/events/ids.ts';
+import { childTraceparent } from '../../src/observability/trace-context.ts';
+import { createKafkaTransport } from '../../src/transport/kafka/index.ts';
+import type { OutgoingMessage } from '../../src/transport/types.ts';
+import { benchTopics, createDatabase, deleteTopics, metricSum, type BenchDatabase, type BenchTopics } from '../support/infra.ts';
+import { spawnRole } from '../support/processes.ts';
+import type { Context, MemoryFigure } from './context.ts';
+
+/** The registry's create_user statement, run by the baselines against a copy of `users`. */
+const insertOne = 'INSERT INTO bench_users (name, email) VALUES ($1, $2) RETURNING id, name, email, created_at';
+const insertMany = 'INSERT INTO bench_users (name, email) SELECT * FROM unnest($1::text[], $2::text[]) RETURNING id, name, email, created_at';
+
+const user = (scope: string, n: number): [string, string] => [`Bench User ${n}`, `u${n}.${scope}@bench.example.com`];
+
+async function baselines(ctx: Context, dsn: string, scope: string, seconds: number, rows: number): Promise<{ singleRowPerSecond: number; multiRowPerSecond: number }> {
+  const client = new pg.Client({ connectionString: dsn });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE bench_users (LIKE users INCLUDING ALL)');
+    let n = 0;
+    let started = process.hrtime.bigint();
+    const until = started + BigInt(seconds * 1e9);
+    const window = ctx.cpu('db-worker baseline: single-row INSERT loop', { measured: { 'bench (the loop)': [process.pid] } });
+    while (process.hrtime.bigint() < until) await client.query(insertOne, user(`${scope}.single`, n++));
+    const singleRowPerSecond = Math.round(n / (Number(process.hrtime.bigint() - started) / 1e9));
+    window(singleRowPerSecond);
+
+    await client.query('TRUNCATE bench_users');
+    started = process.hrtime.bigint();
+    for (let first = 0; first < rows; first += 500) {
+      const chunk = Array.from({ length: Math.min(500, rows - first) }, (_, i) => user(`${scope}.multi`, first + i));
+      await client.query(insertMany, [chunk.map((u) => u[0]), chunk.map((u) => u[1])]);
+    }
+    const multiRowPerSecond = Math.round(rows / (Number(process.hrtime.bigint() - started) / 1e9));
+    await client.query('DROP TABLE bench_users');
+    return { singleRowPerSecond, multiRowPerSecond };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Records as the API writes them to db-events: keyed by email, with the envelope's headers. */
+function createUserRecords(scope: string, count: number): OutgoingMessage[] {
+  const timestamp = new Date().toISOString();
+  return Array.from({ length: count }, (_, n) => {
+    const id = newEventId();
+    const [name, email] = user(scope, n);
+    const event: CommandEvent = {
+      id,
+      command: 'create_user',
+      version: '1',
+      payload: { name, email },
+      log: { level: 'INFO', message: `create_user accepted for bench user ${n}` },
+      metadata: { idempotency_key: id, timestamp, source: 'bench' },
+    };
+    return {
+      id,
+      key: email,
+      value: encodeEvent(event),
+      headers: { [eventHeaders.command]: 'create_user', [eventHeaders.version]: '1', [eventHeaders.traceparent]: childTraceparent(undefined) },
+    };
+  });
+}
+
+/** Puts `total` create_user events on a fresh db-events topic (6 partitions). */
+export async function publishCreateUsers(ctx: Context, topics: BenchTopics, scope: string, total: number): Promise<void> {
+  ctx.log(`publishing ${total.toLocaleString('en')} create_user events to ${topics.dbEvents}`);
+  const transport = createKafkaTransport({ brokers: ctx.brokers, clientId: 'bench-dbw-setup' });
+  try {
+    await transport.ensureTopics([
+      { name: topics.dbEvents, partitions: 6 },
+      { name: `${topics.dbEvents}.dlq`, partitions: 1 },
+      { name: topics.dbResults, partitions: 6 },
+    ]);
+    // One publish at a time: concurrent ones are coalesced into a single produce request,
+    // and past ~1 MB per partition the broker refuses it (MESSAGE_TOO_LARGE).
+    const records = createUserRecords(scope, total);
+    for (let i = 0; i < records.length; i += 5_000) await transport.publish(topics.dbEvents, records.slice(i, i + 5_000));
+  } finally {
+    await transport.close();
+  }
+}
+
+export interface Drained {
+  commandsPerSecond: number;
+  memory: MemoryFigure | undefined;
+  /** The timed part, in ms since the worker was spawned (to cut a profile to it). */
+  window: { fromMs: number; toMs: number };
+}
+
+/**
+ * Starts `kitsune db-worker` on the topic and database, times it from its first outcome to the
+ * `total`-th (kitsune_db_events_total on its /metrics), and stops it.
+ */
+export async function drainWithDbWorker(ctx: Context, database: BenchDatabase, topics: BenchTopics, total: number, options: { cpuLabel: string; profileDir?: string }): Promise<Drained> {
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  ctx.log('kitsune db-worker: draining');
+  const worker = ctx.track(
+    await spawnRole(
+      'db-worker',
+      { KAFKA_BROKERS: ctx.brokers.join(','), POSTGRES_DSN: database.dsn, KAFKA_GROUP_ID: `bench-${ctx.runId}-${randomUUID().slice(0, 8)}`, KITSUNE_METRICS_PORT: String(metricsPort), ...topics.env },
+      options.profileDir,
+    ),
+  );
+  try {
+    let first: { at: bigint; count: number } | undefined;
+    let last = { at: process.hrtime.bigint(), count: 0 };
+    let window: ((eventsPerSecond?: number) => void) | undefined;
+    let fromMs = 0;
+    for (;;) {
+      const count = await metricSum(metricsUrl, 'kitsune_db_events_total');
+      const at = process.hrtime.bigint();
+      if (count > 0 && !first) {
+        first = { at, count };
+        fromMs = Date.now() - worker.spawnedAt;
+        window = ctx.cpu(options.cpuLabel, { measured: { 'kitsune db-worker': [worker.pid] } });
+      }
+      if (count > last.count) last = { at, count };
+      if (count >= total) break;
+      if (Number(at - last.at) / 1e9 > 60) throw new Error(`the DB worker made no progress for 60 s at ${count} of ${total} events`);
+      // Each scrape costs the worker (prom-client serialises every metric): 4% of its CPU at 20 Hz.
+      await sleep(100);
+    }
+    const toMs = Date.now() - worker.spawnedAt;
+    const seconds = Number(last.at - first!.at) / 1e9;
+    const commandsPerSecond = Math.round((last.count - first!.count) / seconds);
+    window?.(commandsPerSecond);
+    const memory = worker.memory();
+    return {
+      commandsPerSecond,
+      window: { fromMs, toMs },
+      memory: memory && worker.atReady ? { peakMb: memory.peakMb, readyMb: worker.atReady.rssMb, under: `draining ${total.toLocaleString('en')} events` } : undefined,
+    };
+  } finally {
+    await worker.stop();
+  }
+}
+
+export async function dbWorkerSection(ctx: Context): Promise<void> {
+  const total = ctx.settings.dbWorkerEvents;
+  const scope = `${ctx.runId}.dbw`;
+  const database = await createDatabase(ctx.services.postgresDsn, `kitsune_bench_${ctx.runId}_dbw`);
+  const topics = benchTopics(`bench-${ctx.runId}-dbw`);
+  try {
+    ctx.log(`baselines: single-row INSERT loop for ${ctx.settings.fixedSeconds} s, then ${total.toLocaleString('en')} rows by multi-row INSERT`);
+    const base = await baselines(ctx, database.dsn, scope, ctx.settings.fixedSeconds, total);
+    await publishCreateUsers(ctx, topics, scope, total);
+    const drained = await drainWithDbWorker(ctx, database, topics, total, { cpuLabel: `db-worker: draining ${total.toLocaleString('en')} events` });
+    if (drained.memory) ctx.results.memory.dbWorker = drained.memory;
+
+    const check = new pg.Client({ connectionString: database.dsn });
+    await check.connect();
+    const { rows } = await check.query<{ users: number; other: number }>(
+      "SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM kitsune.event_results WHERE status <> 'succeeded')::int AS other",
+    );
+    await check.end();
+    ctx.results.dbWorker = { events: total, commandsPerSecond: drained.commandsPerSecond, ...base, notSucceeded: rows[0]!.other, usersRows: rows[0]!.users };
+  } finally {
+    await deleteTopics(ctx.brokers, topics.all);
+    await database.drop();
+  }
+}

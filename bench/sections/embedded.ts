@@ -1,0 +1,86 @@
+/**
+ * The embedded mode, as `npm start` runs it with nothing configured: one `kitsune start` process
+ * (API, DB worker and log worker), an embedded PostgreSQL it starts itself, the Postgres log as
+ * the transport and logs kept in PostgreSQL. End-to-end steps at rising fixed rates show where it
+ * stops keeping up; then saturation of POST /execute. Baselines are the Kafka-mode figures of the
+ * same run.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort } from '../../src/cli/ports.ts';
+import { spawnRole } from '../support/processes.ts';
+import type { Context, EndToEnd } from './context.ts';
+import { endToEndStep } from './e2e.ts';
+
+/** What `kitsune start` records beside the data about the embedded server (a child of it). */
+async function embeddedServer(dataDir: string): Promise<{ dsn: string; postgresPid: number } | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, 'embedded.json'), 'utf8')) as { dsn: string; postgresPid: number };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function embeddedPostgresPid(dataDir: string): Promise<number[]> {
+  const server = await embeddedServer(dataDir);
+  return server ? [server.postgresPid] : [];
+}
+
+/** A step kept up when every request got its 202 on schedule and results did not fall behind. */
+export const keptUpLimitMs = 1_000;
+
+function verdict(run: EndToEnd): { kept: boolean; why: string } {
+  if (run.failed > 0) return { kept: false, why: `${run.failed} requests failed` };
+  if (run.achieved < run.target * 0.95) return { kept: false, why: `answered ${run.achieved}/s of ${run.target}/s` };
+  if (run.timeouts > 0) return { kept: false, why: `${run.timeouts} sampled results not there within the wait` };
+  if (run.e2e.p99 > keptUpLimitMs) return { kept: false, why: `end-to-end p99 ${Math.round(run.e2e.p99)} ms > ${keptUpLimitMs} ms` };
+  return { kept: true, why: `end-to-end p99 ${Math.round(run.e2e.p99)} ms` };
+}
+
+export async function embeddedSection(ctx: Context): Promise<void> {
+  const { settings: s } = ctx;
+  const port = await freePort();
+  ctx.log(`kitsune start, embedded (data in ${ctx.embeddedDataDir})`);
+  const start = ctx.track(await spawnRole('start', { HTTP_PORT: String(port), KITSUNE_DATA_DIR: ctx.embeddedDataDir }));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const load = await ctx.load();
+    const server = await embeddedServer(ctx.embeddedDataDir);
+    const pids = { measured: { 'kitsune start': [start.pid] }, postgres: server ? [server.postgresPid] : [] };
+    await endToEndStep(ctx, load, url, 500, s.warmSeconds);
+    const rates = [...new Set([...s.fixedRates, ...s.embeddedSteps])].sort((a, b) => a - b);
+    const runs: EndToEnd[] = [];
+    const steps: Array<{ target: number; kept: boolean; why: string }> = [];
+    let fellBehind = false;
+    for (const rate of rates) {
+      if (fellBehind && !s.fixedRates.includes(rate)) {
+        steps.push({ target: rate, kept: false, why: 'not run: a lower rate did not keep up' });
+        continue;
+      }
+      ctx.log(`embedded end to end at ${rate} events/s for ${s.e2eSeconds} s`);
+      const last = rate === rates[rates.length - 1];
+      const run = await endToEndStep(ctx, load, url, rate, s.e2eSeconds, { label: `e2e (embedded): ${rate} events/s`, pids }, server?.dsn, !(s.quick && last));
+      runs.push(run);
+      const outcome = verdict(run);
+      steps.push({ target: rate, ...outcome });
+      ctx.log(`  ${outcome.kept ? 'kept up' : 'fell behind'}: ${outcome.why}`);
+      fellBehind ||= !outcome.kept;
+    }
+    let sustained = 0;
+    for (const step of steps) {
+      if (!step.kept) break;
+      sustained = step.target;
+    }
+
+    ctx.log('embedded: /execute at saturation');
+    const window = ctx.cpu('embedded: /execute at saturation', pids);
+    const sat = await load.call('saturate', { url, kind: 'execute', batchSize: 1, seconds: s.saturationSeconds, connections: s.connections });
+    window(sat.eventsPerSecond);
+    const failed = Object.entries(sat.statuses).reduce((sum, [status, count]) => (status.startsWith('2') ? sum : sum + count), sat.errors);
+    ctx.results.embedded = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed }, runs, sustained, steps };
+    const memory = start.memory();
+    if (memory && start.atReady) ctx.results.memory.start = { peakMb: memory.peakMb, readyMb: start.atReady.rssMb, under: 'the embedded end-to-end steps and saturation' };
+  } finally {
+    await start.stop(60_000);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Ingest: POST /execute and POST /execute/batch through `kitsune api` on the real broker, at
+ * saturation (autocannon) and at fixed rates (open loop), beside the same runs against a bare
+ * Fastify handler (parse, answer 202) and beside the Kafka client producing the same records
+ * directly. Also the API's peak RSS under that load.
+ */
+import { freePort } from '../../src/cli/ports.ts';
+import type { KafkaDirectChild } from '../support/kafka-direct.ts';
+import { benchTopics, deleteTopics, type BenchTopics } from '../support/infra.ts';
+import { spawnBareServer, spawnRole, type Spawned } from '../support/processes.ts';
+import { forkChild } from '../support/rpc.ts';
+import type { Context, IngestRuns, MemoryFigure } from './context.ts';
+
+/** The two endpoints, each run at saturation and at every fixed rate, against `url`. */
+async function measureHttp(ctx: Context, url: string, label: string, pid: number): Promise<Record<'execute' | 'batch', IngestRuns>> {
+  const load = await ctx.load();
+  const { settings: s } = ctx;
+  const batchConnections = Math.max(4, s.connections / 10);
+  const failed = (statuses: Record<string, number>, errors: number): number =>
+    Object.entries(statuses).reduce((sum, [status, count]) => (status.startsWith('2') ? sum : sum + count), errors);
+
+  // Warm the JIT and the producer's connections before anything is recorded.
+  await load.call('saturate', { url, kind: 'execute', batchSize: 1, seconds: s.warmSeconds, connections: s.connections });
+  const runs = {} as Record<'execute' | 'batch', IngestRuns>;
+  for (const kind of ['execute', 'batch'] as const) {
+    ctx.log(`${label}: ${kind} at saturation`);
+    const window = ctx.cpu(`ingest: ${label}, ${kind} at saturation`, { measured: { [label]: [pid] } });
+    const sat = await load.call('saturate', { url, kind, batchSize: s.batchSize, seconds: s.saturationSeconds, connections: kind === 'execute' ? s.connections : batchConnections });
+    window(sat.eventsPerSecond);
+    runs[kind] = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: failed(sat.statuses, sat.errors) }, rates: [] };
+    for (const rate of s.fixedRates) {
+      ctx.log(`${label}: ${kind} at ${rate} events/s`);
+      const rateWindow = ctx.cpu(`ingest: ${label}, ${kind} at ${rate}/s`, { measured: { [label]: [pid] } });
+      const run = await load.call('fixedRate', { url, kind, batchSize: s.batchSize, eventsPerSecond: rate, seconds: s.fixedSeconds });
+      rateWindow(run.achievedEventsPerSecond);
+      runs[kind].rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: failed(run.statuses, run.errors) });
+    }
+  }
+  return runs;
+}
+
+/** `kitsune api` on Kafka alone: no POSTGRES_DSN, so no results route and no pool. */
+export const apiEnv = (ctx: Context, port: number, topics: BenchTopics): Record<string, string> => ({
+  HTTP_PORT: String(port),
+  KAFKA_BROKERS: ctx.brokers.join(','),
+  ...topics.env,
+});
+
+function memoryUnderLoad(process: Spawned, under: string): MemoryFigure | undefined {
+  const now = process.memory();
+  return now && process.atReady ? { peakMb: now.peakMb, readyMb: process.atReady.rssMb, under } : undefined;
+}
+
+async function measureKafkaDirect(ctx: Context): Promise<Record<'execute' | 'batch', IngestRuns>> {
+  const { settings: s } = ctx;
+  const direct = ctx.track(await forkChild<KafkaDirectChild>('bench/support/kafka-direct.ts'));
+  try {
+    await direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-direct` });
+    const runs = {} as Record<'execute' | 'batch', IngestRuns>;
+    // Per send, as many commands as the HTTP runs can have in flight: one per connection for
+    // /execute, a batch per connection for /execute/batch.
+    const perSend = { execute: s.connections, batch: Math.max(4, s.connections / 10) * s.batchSize };
+    for (const kind of ['execute', 'batch'] as const) {
+      ctx.log(`Kafka client direct: ${perSend[kind]} commands per send`);
+      const window = ctx.cpu(`ingest: Kafka client direct, ${perSend[kind]} commands per send`, { measured: { 'Kafka client (bare)': [direct.pid] } });
+      const sat = await direct.call('saturate', { eventsPerSend: perSend[kind], seconds: s.fixedSeconds });
+      window(sat.eventsPerSecond);
+      runs[kind] = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: 0 }, rates: [] };
+      for (const rate of s.fixedRates) {
+        ctx.log(`Kafka client direct: ${kind === 'execute' ? 1 : s.batchSize} per arrival at ${rate} events/s`);
+        const run = await direct.call('fixedRate', { eventsPerSecond: rate, eventsPerArrival: kind === 'execute' ? 1 : s.batchSize, seconds: s.fixedSeconds });
+        runs[kind].rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: 0 });
+      }
+    }
+    return runs;
+  } finally {
+    await direct.stop();
+  }
+}
+
+export async function ingestSection(ctx: Context): Promise<void> {
+  const barePort = await freePort();
+  const bare = ctx.track(await spawnBareServer(barePort));
+  let bareRuns: Record<'execute' | 'batch', IngestRuns>;
+  try {
+    bareRuns = await measureHttp(ctx, `http://127.0.0.1:${barePort}`, 'bare Fastify', bare.pid);
+    const memory = memoryUnderLoad(bare, 'the ingest runs');
+    if (memory) ctx.results.memory.bare = memory;
+  } finally {
+    await bare.stop();
+  }
+
+  const kafkaRuns = await measureKafkaDirect(ctx);
+
+  const topics = benchTopics(`bench-${ctx.runId}-ingest`);
+  const apiPort = await freePort();
+  try {
+    const api = ctx.track(await spawnRole('api', apiEnv(ctx, apiPort, topics)));
+    try {
+      const kitsuneRuns = await measureHttp(ctx, `http://127.0.0.1:${apiPort}`, 'kitsune api', api.pid);
+      ctx.results.ingest = { kitsune: kitsuneRuns, bare: bareRuns, kafka: kafkaRuns };
+      const memory = memoryUnderLoad(api, 'the ingest runs');
+      if (memory) ctx.results.memory.api = memory;
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    await deleteTopics(ctx.brokers, topics.all);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The measured processes: `kitsune <role>` exactly as users run it (node bin/kitsune.js, configured
+ * by environment), each spawned here, watched for its ready line, sampled for memory, and stopped
+ * by its own PID with SIGTERM (its graceful path, which also writes a --cpu-prof profile).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { repoRoot } from '../../scripts/services/state.ts';
+
+export interface Memory {
+  /** VmHWM: the peak resident set since the process started, in MB. */
+  peakMb: number;
+  /** VmRSS: resident now, in MB. */
+  rssMb: number;
+}
+
+/** Reads /proc/<pid>/status (Linux); undefined where there is no procfs or the process is gone. */
+export function memoryOf(pid: number): Memory | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const peak = kb('VmHWM');
+    const rss = kb('VmRSS');
+    return Number.isFinite(peak) ? { peakMb: peak / 1024, rssMb: rss / 1024 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Spawned {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Date.now() at spawn(), to place its log lines' timestamps on a timeline. */
+  readonly spawnedAt: number;
+  /** Wall clock from spawn() to the ready line. */
+  readonly readyMs: number;
+  /** Memory sampled when the ready line arrived. */
+  readonly atReady: Memory | undefined;
+  /** Parsed JSON log lines seen so far (pino), for fields like the embedded server's start time. */
+  readonly logLines: ReadonlyArray<Record<string, unknown>>;
+  memory(): Memory | undefined;
+  /** SIGTERM, wait for exit (SIGKILL after `graceMs`); resolves with the exit code. Idempotent. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** Arguments after `node`, e.g. ['bin/kitsune.js', 'api']. */
+  args: string[];
+  env: Record<string, string>;
+  /** A stdout line that means "ready". */
+  ready: RegExp;
+  /** Node flags before the script, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+  /** (Default: 120_000 ms) */
+  timeoutMs?: number;
+  label: string;
+}
+
+/**
+ * Variables the benchmarked processes must not inherit from the caller's shell or a .env file
+ * (they would point a role at another broker or database). Each section sets what it needs.
+ */
+const controlled = ['KAFKA_BROKERS', 'POSTGRES_DSN', 'LOKI_URL', 'KAFKA_GROUP_ID'];
+
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('KITSUNE_') && !controlled.includes(name)) base[name] = value;
+  }
+  // An empty value counts as unset for Kitsune's config and keeps .env from filling it in.
+  for (const name of controlled) base[name] = '';
+  return { ...base, KITSUNE_LOG_LEVEL: 'info', ...env };
+}
+
+export async function spawnProcess(options: SpawnOptions): Promise<Spawned> {
+  const started = process.hrtime.bigint();
+  const spawnedAt = Date.now();
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...options.args], {
+    cwd: repoRoot,
+    env: childEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const logLines: Array<Record<string, unknown>> = [];
+  const remember = (line: string): void => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+  };
+  // Both pipes are read for the process's whole life, or a chatty process would block on write.
+  createInterface({ input: child.stderr }).on('line', remember);
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const readyMs = await new Promise<number>((resolveReady, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${options.label} was not ready within ${options.timeoutMs ?? 120_000} ms:\n${tail.join('\n')}`));
+    }, options.timeoutMs ?? 120_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.label} exited with ${code} before it was ready:\n${tail.join('\n')}`));
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      remember(line);
+      if (line.startsWith('{') && logLines.length < 200) {
+        try {
+          logLines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not a log line
+        }
+      }
+      if (options.ready.test(line)) {
+        clearTimeout(timer);
+        resolveReady(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+    });
+  });
+  const pid = child.pid!;
+  const atReady = memoryOf(pid);
+  let stopping: Promise<number | null> | undefined;
+  return {
+    pid,
+    child,
+    spawnedAt,
+    readyMs,
+    atReady,
+    logLines,
+    memory: () => memoryOf(pid),
+    stop: (graceMs = 30_000) =>
+      (stopping ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+        child.kill('SIGTERM');
+        const code = await Promise.race([exited, sleep(graceMs).then(() => 'timeout' as const)]);
+        if (code !== 'timeout') return code;
+        process.stderr.write(`bench: ${options.label} (pid ${pid}) did not exit within ${graceMs} ms of SIGTERM; killing it\n${tail.join('\n')}\n`);
+        child.kill('SIGKILL');
+        return exited;
+      })()),
+  };
+}
+
+/** The pino line each role prints once it serves or consumes. */
+export const readyLines = {
+  api: /"msg":"API listening"/,
+  'db-worker': /"msg":"DB worker consuming"/,
+  'log-worker': /"msg":"log worker started"/,
+  start: /"msg":"Kitsune is ready"/,
+} as const;
+
+export type Role = keyof typeof readyLines;
+
+/** Starts `kitsune <role>`; with `profileDir`, under --cpu-prof (written when it exits). */
+export function spawnRole(role: Role, env: Record<string, string>, profileDir?: string): Promise<Spawned> {
+  const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
+  return spawnProcess({ args: ['bin/kitsune.js', role], env, ready: readyLines[role], nodeFlags, label: `kitsune ${role}` });
+}
+
+/** The bare Fastify baseline (bench/support/bare-server.ts) on `port`. */
+export function spawnBareServer(port: number): Promise<Spawned> {
+  return spawnProcess({ args: ['--import', 'tsx', 'bench/support/bare-server.ts'], env: { HTTP_PORT: String(port) }, ready: /^listening/, label: 'bare Fastify server' });
+}

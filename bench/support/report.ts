@@ -1,0 +1,263 @@
+/**
+ * From measurements to the one table `npm run bench` prints: every row a Kitsune figure, the
+ * baseline measured in the same run, their ratio, and the goal it is reported against (goals are
+ * never gates). Ratios are figure ÷ baseline: above 1 is better for rates, worse for latency and
+ * memory. Latency rows compare p99.
+ */
+import { cpus, loadavg, totalmem } from 'node:os';
+import type { EndToEnd, IngestRuns, Measurements, MemoryFigure, Settings } from '../sections/context.ts';
+import { fmtInt, fmtLatency, fmtRatio, median, type Latency } from './stats.ts';
+
+export interface Row {
+  section: string;
+  measurement: string;
+  figure: string;
+  baseline: string;
+  ratio: string;
+  goal: string;
+}
+
+const none = 'none (tracked)';
+const rate = (value: number): string => `${fmtInt(value)}/s`;
+const mb = (value: number): string => `${fmtInt(value)} MB`;
+const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
+const latencyRatio = (a: Latency, b: Latency): string => fmtRatio(a.p99 / b.p99);
+
+/** A latency figure, with what went wrong in the run appended. */
+function latencyFigure(latency: Latency, run?: { failed: number; achieved?: number; target?: number; timeouts?: number }): string {
+  const notes: string[] = [];
+  if (run?.failed) notes.push(`${fmtInt(run.failed)} failed`);
+  if (run?.timeouts) notes.push(`${fmtInt(run.timeouts)} timed out`);
+  if (run?.achieved !== undefined && run.target !== undefined && run.achieved < run.target * 0.95) notes.push(`only ${rate(run.achieved)}`);
+  return notes.length > 0 ? `${fmtLatency(latency)} (${notes.join(', ')})` : fmtLatency(latency);
+}
+
+function ingestRows(m: NonNullable<Measurements['ingest']>, s: Settings): Row[] {
+  const rows: Row[] = [];
+  for (const kind of ['execute', 'batch'] as const) {
+    const k: IngestRuns = m.kitsune[kind];
+    const b: IngestRuns = m.bare[kind];
+    const c: IngestRuns = m.kafka[kind];
+    const name = kind === 'execute' ? 'POST /execute' : `POST /execute/batch ×${s.batchSize}`;
+    const conns = kind === 'execute' ? s.connections : Math.max(4, s.connections / 10);
+    const bareRatio = k.saturation.eventsPerSecond / b.saturation.eventsPerSecond;
+    rows.push({
+      section: 'ingest',
+      measurement: `${name}, saturation (${conns} connections), events/s`,
+      figure: rate(k.saturation.eventsPerSecond) + (k.saturation.failed ? ` (${fmtInt(k.saturation.failed)} failed)` : ''),
+      baseline: `bare ${rate(b.saturation.eventsPerSecond)} · Kafka client ${rate(c.saturation.eventsPerSecond)}`,
+      ratio: `${fmtRatio(bareRatio)} · ${fmtRatio(k.saturation.eventsPerSecond / c.saturation.eventsPerSecond)}`,
+      goal: kind === 'execute' ? `≥ 15,000/s and ≥ 0.5× bare: ${verdict(k.saturation.eventsPerSecond >= 15_000 && bareRatio >= 0.5)}` : none,
+    });
+    rows.push({
+      section: 'ingest',
+      measurement: `${name}, saturation, p50/p95/p99`,
+      figure: fmtLatency(k.saturation.latency),
+      baseline: `bare ${fmtLatency(b.saturation.latency)} · Kafka send ${fmtLatency(c.saturation.latency)}`,
+      ratio: `${latencyRatio(k.saturation.latency, b.saturation.latency)} · ${latencyRatio(k.saturation.latency, c.saturation.latency)}`,
+      goal: none,
+    });
+    for (const kitsune of k.rates) {
+      const bare = b.rates.find((r) => r.target === kitsune.target);
+      const kafka = c.rates.find((r) => r.target === kitsune.target);
+      rows.push({
+        section: 'ingest',
+        measurement: `${name} at ${fmtInt(kitsune.target)} events/s, p50/p95/p99`,
+        figure: latencyFigure(kitsune.latency, kitsune),
+        baseline: `bare ${bare ? latencyFigure(bare.latency, bare) : 'n/a'} · Kafka ${kafka ? latencyFigure(kafka.latency, kafka) : 'n/a'}`,
+        ratio: `${bare ? latencyRatio(kitsune.latency, bare.latency) : 'n/a'} · ${kafka ? latencyRatio(kitsune.latency, kafka.latency) : 'n/a'}`,
+        goal: none,
+      });
+    }
+  }
+  return rows;
+}
+
+function memoryRow(role: string, figure: MemoryFigure | undefined, baseline: { label: string; mb: number } | undefined, goal: string): Row {
+  return {
+    section: 'memory',
+    measurement: `peak RSS, ${role}${figure ? `, under ${figure.under}` : ''}`,
+    figure: figure ? mb(figure.peakMb) : 'not run',
+    baseline: baseline ? `${baseline.label} ${mb(baseline.mb)}` : 'not run',
+    ratio: figure && baseline ? fmtRatio(figure.peakMb / baseline.mb) : 'n/a',
+    goal,
+  };
+}
+
+const e2eAt = (runs: readonly EndToEnd[] | undefined, target: number): EndToEnd | undefined => runs?.find((r) => r.target === target);
+
+export function buildRows(m: Measurements, s: Settings): Row[] {
+  const rows: Row[] = [];
+  const missing = (section: string, measurement: string, goal = none): Row => ({
+    section,
+    measurement,
+    figure: m.errors[section] ? 'FAILED (see above)' : 'not run',
+    baseline: '',
+    ratio: '',
+    goal,
+  });
+
+  rows.push(...(m.ingest ? ingestRows(m.ingest, s) : [missing('ingest', 'POST /execute and /execute/batch', '≥ 15,000/s and ≥ 0.5× bare')]));
+
+  const d = m.dbWorker;
+  if (d) {
+    const loopRatio = d.commandsPerSecond / d.singleRowPerSecond;
+    const problems = d.notSucceeded > 0 || d.usersRows !== d.events ? ` (${fmtInt(d.usersRows)} rows, ${fmtInt(d.notSucceeded)} not succeeded)` : '';
+    rows.push({
+      section: 'db-worker',
+      measurement: `create_user commands/s, ${fmtInt(d.events)} events already on the topic`,
+      figure: rate(d.commandsPerSecond) + problems,
+      baseline: `1-row INSERT tx loop ${rate(d.singleRowPerSecond)} · multi-row INSERT ${rate(d.multiRowPerSecond)}`,
+      ratio: `${fmtRatio(loopRatio)} · ${fmtRatio(d.commandsPerSecond / d.multiRowPerSecond)}`,
+      goal: `≥ 20,000/s and ≥ 6× loop: ${verdict(d.commandsPerSecond >= 20_000 && loopRatio >= 6)}`,
+    });
+  } else rows.push(missing('db-worker', 'create_user commands/s', '≥ 20,000/s and ≥ 6× loop'));
+
+  for (const target of s.fixedRates) {
+    const run = e2eAt(m.e2e?.runs, target);
+    const floor = m.e2e?.floor.find((f) => f.target === target);
+    const goal = target === 1_000 ? `p99 ≤ 100 ms` : none;
+    if (!run || !floor) {
+      rows.push(missing('e2e', `202 → result readable at ${fmtInt(target)} events/s`, goal));
+      continue;
+    }
+    rows.push({
+      section: 'e2e',
+      measurement: `202 → result readable (GET /events/:id) at ${fmtInt(target)} events/s, p50/p95/p99`,
+      figure: latencyFigure(run.e2e, run),
+      baseline: `Kafka produce → consume ${fmtLatency(floor.latency)}`,
+      ratio: latencyRatio(run.e2e, floor.latency),
+      goal: target === 1_000 ? `${goal}: ${verdict(run.e2e.p99 <= 100 && run.timeouts === 0)}` : goal,
+    });
+  }
+
+  const l = m.logWorker;
+  rows.push(
+    l
+      ? {
+          section: 'log-worker',
+          measurement: `lines/s into the Loki test server, ${fmtInt(l.lines)} lines on app-logs`,
+          figure: rate(l.linesPerSecond),
+          baseline: `server raw accept rate ${rate(l.acceptRate)}`,
+          ratio: fmtRatio(l.linesPerSecond / l.acceptRate),
+          goal: none,
+        }
+      : missing('log-worker', 'lines/s into the Loki test server'),
+  );
+
+  const memory = m.memory;
+  rows.push(memoryRow('kitsune api', memory.api, memory.bare && { label: 'bare Fastify, same load,', mb: memory.bare.peakMb }, memory.api ? `≤ 150 MB: ${verdict(memory.api.peakMb <= 150)}` : '≤ 150 MB'));
+  rows.push(memoryRow('kitsune db-worker', memory.dbWorker, memory.dbWorker && { label: 'itself at ready', mb: memory.dbWorker.readyMb }, none));
+  rows.push(memoryRow('kitsune log-worker', memory.logWorker, memory.logWorker && { label: 'itself at ready', mb: memory.logWorker.readyMb }, none));
+  rows.push(memoryRow('kitsune start (embedded)', memory.start, memory.start && { label: 'itself at ready', mb: memory.start.readyMb }, none));
+
+  const c = m.coldStart;
+  if (c) {
+    const kitsune = median(c.kitsuneMs);
+    const bare = median(c.bareMs);
+    rows.push({
+      section: 'cold-start',
+      measurement: `kitsune start → ready, warm embedded data dir (median of ${c.kitsuneMs.length})`,
+      figure: `${(kitsune / 1000).toFixed(2)} s` + (c.embeddedPostgresMs.length > 0 ? ` (PostgreSQL ${(median(c.embeddedPostgresMs) / 1000).toFixed(2)} s)` : ''),
+      baseline: `bare Fastify under tsx ${(bare / 1000).toFixed(2)} s`,
+      ratio: fmtRatio(kitsune / bare),
+      goal: `≤ 3 s: ${verdict(kitsune <= 3_000)}`,
+    });
+  } else rows.push(missing('cold-start', 'kitsune start → ready (warm)', '≤ 3 s'));
+
+  const e = m.embedded;
+  if (e) {
+    const kafkaSat = m.ingest?.kitsune.execute.saturation.eventsPerSecond;
+    rows.push({
+      section: 'embedded',
+      measurement: `POST /execute, saturation (${s.connections} connections), events/s`,
+      figure: rate(e.saturation.eventsPerSecond) + (e.saturation.failed ? ` (${fmtInt(e.saturation.failed)} failed)` : ''),
+      baseline: kafkaSat ? `Kafka mode ${rate(kafkaSat)}` : 'Kafka mode not run',
+      ratio: kafkaSat ? fmtRatio(e.saturation.eventsPerSecond / kafkaSat) : 'n/a',
+      goal: none,
+    });
+    for (const target of s.fixedRates) {
+      const run = e2eAt(e.runs, target);
+      const kafka = e2eAt(m.e2e?.runs, target);
+      rows.push({
+        section: 'embedded',
+        measurement: `202 → result readable at ${fmtInt(target)} events/s, p50/p95/p99`,
+        figure: run ? latencyFigure(run.e2e, run) : 'not run',
+        baseline: kafka ? `Kafka mode ${fmtLatency(kafka.e2e)}` : 'Kafka mode not run',
+        ratio: run && kafka ? latencyRatio(run.e2e, kafka.e2e) : 'n/a',
+        goal: none,
+      });
+    }
+    const steps = e.steps.map((step) => step.target);
+    rows.push({
+      section: 'embedded',
+      measurement: `highest rate it keeps up with (all 202 on time, e2e p99 ≤ 1 s; tried ${steps.map(fmtInt).join(', ')})`,
+      figure: e.sustained > 0 ? rate(e.sustained) : `< ${rate(Math.min(...steps))}`,
+      baseline: `its own ingest saturation ${rate(e.saturation.eventsPerSecond)}`,
+      ratio: fmtRatio(e.sustained / e.saturation.eventsPerSecond),
+      goal: none,
+    });
+  } else rows.push(missing('embedded', 'the pipeline with the Postgres log'));
+  return rows;
+}
+
+/** The table as plain text, columns padded to their widest cell. */
+export function renderTable(rows: readonly Row[]): string {
+  const header: Row = { section: 'section', measurement: 'measurement', figure: 'figure', baseline: 'baseline (same run)', ratio: 'ratio', goal: 'goal' };
+  const columns = ['section', 'measurement', 'figure', 'baseline', 'ratio', 'goal'] as const;
+  const widths = columns.map((column) => Math.max(...[header, ...rows].map((row) => row[column].length)));
+  const line = (row: Row): string => columns.map((column, i) => row[column].padEnd(widths[i]!)).join('  ').trimEnd();
+  const rule = widths.map((w) => '─'.repeat(w)).join('  ');
+  const out = [line(header), rule];
+  let section = '';
+  for (const row of rows) {
+    if (row.section !== section && section !== '') out.push('');
+    section = row.section;
+    out.push(line(row));
+  }
+  return out.join('\n');
+}
+
+/** The table as Markdown, for docs/performance.md. */
+export function renderMarkdown(rows: readonly Row[]): string {
+  const escape = (cell: string): string => cell.replaceAll('|', '\\|');
+  return [
+    '| section | measurement | figure | baseline (same run) | ratio | goal |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${[r.section, r.measurement, r.figure, r.baseline, r.ratio, r.goal].map(escape).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function machine(): Record<string, unknown> {
+  const cpu = cpus();
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model,
+    memoryMb: Math.round(totalmem() / 1_048_576),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverageAtEnd: loadavg().map((v) => Number(v.toFixed(2))),
+  };
+}
+
+/**
+ * The CPU windows as a table: one row per window, a column per process group, in cores; the
+ * measured processes' cells are marked with *, and the last column is their CPU per event.
+ */
+export function renderCpu(cpu: Measurements['cpu']): string {
+  const windows = Object.entries(cpu);
+  const fixedFirst = ['postgres', 'kafka'];
+  const fixedLast = ['load generator', 'bench', 'other', 'idle'];
+  const named: string[] = [];
+  for (const [, { cores }] of windows) for (const group of Object.keys(cores)) if (![...fixedFirst, ...fixedLast, ...named].includes(group)) named.push(group);
+  const ordered = [...fixedFirst, ...named, ...fixedLast];
+  const cells = windows.map(([label, { cores, measured, usPerEvent }]) => [
+    label,
+    ...ordered.map((g) => (cores[g] === undefined || (cores[g] === 0 && named.includes(g) && !measured.includes(g)) ? '' : `${cores[g].toFixed(2)}${measured.includes(g) ? '*' : ''}`)),
+    usPerEvent === undefined ? '' : fmtInt(usPerEvent),
+  ]);
+  const header = ['window', ...ordered, 'µs CPU/event (*)'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
