@@ -241,23 +241,32 @@ export function machine(): Record<string, unknown> {
 }
 
 /**
- * The CPU windows as a table: one row per window, a column per process group, in cores; the
- * measured processes' cells are marked with *, and the last column is their CPU per event.
+ * The CPU windows as a table, in cores: the measured processes by name, PostgreSQL, the broker,
+ * the load generator, helpers (the Loki test server, this orchestrator) when they used any,
+ * everything else on the machine, idle; then the measured processes' CPU per event.
  */
 export function renderCpu(cpu: Measurements['cpu']): string {
-  const windows = Object.entries(cpu);
-  const fixedFirst = ['postgres', 'kafka'];
-  const fixedLast = ['load generator', 'bench', 'other', 'idle'];
-  const named: string[] = [];
-  for (const [, { cores }] of windows) for (const group of Object.keys(cores)) if (![...fixedFirst, ...fixedLast, ...named].includes(group)) named.push(group);
-  const ordered = [...fixedFirst, ...named, ...fixedLast];
-  const cells = windows.map(([label, { cores, measured, usPerEvent }]) => [
-    label,
-    ...ordered.map((g) => (cores[g] === undefined || (cores[g] === 0 && named.includes(g) && !measured.includes(g)) ? '' : `${cores[g].toFixed(2)}${measured.includes(g) ? '*' : ''}`)),
-    usPerEvent === undefined ? '' : fmtInt(usPerEvent),
-  ]);
-  const header = ['window', ...ordered, 'µs CPU/event (*)'];
+  const fixed = ['postgres', 'kafka', 'load generator', 'other', 'idle'];
+  const cores = (value: number | undefined): string => (value === undefined ? '' : value.toFixed(2));
+  const cells = Object.entries(cpu).map(([label, { cores: shares, measured, usPerEvent }]) => {
+    const helpers = Object.entries(shares)
+      .filter(([name, value]) => !fixed.includes(name) && !measured.includes(name) && value >= 0.005)
+      .map(([name, value]) => `${name} ${value.toFixed(2)}`);
+    return [
+      label,
+      measured.map((name) => `${name} ${cores(shares[name])}`).join(', '),
+      cores(shares.postgres),
+      cores(shares.kafka),
+      cores(shares['load generator']),
+      helpers.join(', '),
+      cores(shares.other),
+      cores(shares.idle),
+      usPerEvent === undefined ? '' : fmtInt(usPerEvent),
+    ];
+  });
+  const header = ['window', 'measured processes', 'postgres', 'kafka', 'load gen', 'helpers', 'other', 'idle', 'µs CPU/event'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]): string => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const left = new Set([0, 1, 5]);
+  const line = (row: string[]): string => row.map((cell, i) => (left.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
