@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { PipelineError, runPipeline } from '../../src/db/pipeline.ts';
+import { createDatabase } from '../support/database.ts';
+
+describe('runPipeline', () => {
+  let pool: pg.Pool;
+  let drop: () => Promise<void>;
+
+  before(async () => {
+    const database = await createDatabase();
+    drop = database.drop;
+    pool = new pg.Pool({ connectionString: database.dsn, max: 2 });
+    await pool.query('CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, tags text[], doc jsonb, flag boolean, n int)');
+  });
+  after(async () => {
+    await pool.end();
+    await drop();
+  });
+
+  /** Runs `body` on a checked-out client and counts the ReadyForQuery messages (one per Sync) it received. */
+  async function withClient<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<{ value: T; syncs: number }> {
+    const client = await pool.connect();
+    let syncs = 0;
+    const connection = (client as unknown as { connection: pg.Connection }).connection;
+    const count = (): void => void syncs++;
+    connection.on('readyForQuery', count);
+    try {
+      return { value: await body(client), syncs };
+    } finally {
+      connection.off('readyForQuery', count);
+      client.release();
+    }
+  }
+
+  test('runs every statement in one round trip and answers in order, parsed as client.query parses', async () => {
+    const { value: results, syncs } = await withClient((client) =>
+      runPipeline(client, [
+        { text: 'INSERT INTO items (name, n) VALUES ($1, $2) RETURNING id, n', values: ['first', 7] },
+        { text: 'INSERT INTO items (name) VALUES ($1)', values: ['second'] },
+        { text: "SELECT count(*)::int AS total, now() AS at, '{\"a\":1}'::jsonb AS doc FROM items WHERE name = ANY($1)", values: [['first', 'second']] },
+        { text: 'UPDATE items SET flag = true WHERE name IN ($1, $2)', values: ['first', 'second'] },
+      ]),
+    );
+    assert.equal(syncs, 1, 'one Sync for the whole pipeline');
+    assert.deepEqual(
+      results.map((r) => [r.command, r.rowCount]),
+      [['INSERT', 1], ['INSERT', 1], ['SELECT', 1], ['UPDATE', 2]],
+    );
+    const returned = results[0]!.rows[0]!;
+    assert.equal(typeof returned['id'], 'string', 'bigint parses to a string, as pg does');
+    assert.equal(returned['n'], 7);
+    const selected = results[2]!.rows[0]!;
+    assert.equal(selected['total'], 2);
+    assert.ok(selected['at'] instanceof Date);
+    assert.deepEqual(selected['doc'], { a: 1 });
+    assert.deepEqual(results[1]!.rows, []);
+  });
+
+  test('binds values exactly as client.query binds them', async () => {
+    const values = ['bound', ['x', "o'neil"], { nested: [1, null] }, false, null];
+    const text = 'INSERT INTO items (name, tags, doc, flag, n) VALUES ($1, $2, $3, $4, $5) RETURNING name, tags, doc, flag, n';
+    const { value: piped } = await withClient((client) => runPipeline(client, [{ text, values }]));
+    const direct = await pool.query(text.replace('$1', "$1 || '-direct'"), values);
+    assert.deepEqual({ ...piped[0]!.rows[0], name: 'bound-direct' }, direct.rows[0]);
+  });
+
+  test('a failing statement rejects with its index and its SQLSTATE; the statements after it are skipped', async () => {
+    await pool.query("INSERT INTO items (name) VALUES ('taken')");
+    const { value: outcome, syncs } = await withClient(async (client) => {
+      await client.query('BEGIN');
+      const error = await runPipeline(client, [
+        { text: 'INSERT INTO items (name) VALUES ($1)', values: ['before-the-failure'] },
+        { text: 'INSERT INTO items (name) VALUES ($1)', values: ['taken'] },
+        { text: 'INSERT INTO items (name) VALUES ($1)', values: ['after-the-failure'] },
+      ]).catch((e: unknown) => e);
+      const aborted = await client.query('SELECT 1').catch((e: { code?: string }) => e.code);
+      await client.query('ROLLBACK');
+      const usable = await client.query<{ one: number }>('SELECT 1 AS one');
+      return { error, aborted, usable: usable.rows[0]?.one };
+    });
+    assert.ok(outcome.error instanceof PipelineError);
+    assert.equal(outcome.error.index, 1);
+    assert.equal((outcome.error.cause as { code?: string }).code, '23505');
+    assert.equal(outcome.aborted, '25P02', 'the transaction is aborted, as after any failed statement');
+    assert.equal(outcome.usable, 1, 'the client is usable after ROLLBACK');
+    assert.equal(syncs, 5, 'BEGIN, the pipeline, the refused SELECT, ROLLBACK, SELECT');
+    const { rows } = await pool.query("SELECT name FROM items WHERE name LIKE '%-the-failure'");
+    assert.deepEqual(rows, []);
+  });
+
+  test('outside a transaction the statements commit or roll back together', async () => {
+    const error = await withClient((client) =>
+      runPipeline(client, [
+        { text: 'INSERT INTO items (name) VALUES ($1)', values: ['implicit-1'] },
+        { text: 'INSERT INTO items (name) VALUES ($1)', values: [null] },
+      ]).catch((e: unknown) => e),
+    );
+    assert.equal((error.value as PipelineError).index, 1);
+    assert.equal(((error.value as PipelineError).cause as { code?: string }).code, '23502');
+    const { rowCount } = await pool.query("SELECT 1 FROM items WHERE name = 'implicit-1'");
+    assert.equal(rowCount, 0);
+  });
+
+  test('a value pg cannot encode fails the pipeline before anything is sent; the client stays usable', async () => {
+    const circular: Record<string, unknown> = {};
+    circular['self'] = circular;
+    const { value } = await withClient(async (client) => {
+      const error = await runPipeline(client, [{ text: 'SELECT $1::jsonb', values: [circular] }]).catch((e: unknown) => e);
+      const next = await runPipeline<{ one: number }>(client, [{ text: 'SELECT 1 AS one' }]);
+      return { error, one: next[0]!.rows[0]!.one };
+    });
+    assert.ok(value.error instanceof PipelineError);
+    assert.equal(value.one, 1);
+  });
+
+  test('an empty pipeline resolves to no results without a round trip', async () => {
+    const { value, syncs } = await withClient((client) => runPipeline(client, []));
+    assert.deepEqual(value, []);
+    assert.equal(syncs, 0);
+  });
+});
