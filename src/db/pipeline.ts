@@ -70,8 +70,9 @@ interface CommandCompleteMessage {
 // pg's typings return `any` for a parser; a text column's parser takes the column's text.
 const textParser = pg.types.getTypeParser as (oid: number, format?: 'text') => (value: string) => unknown;
 
-class Pipeline implements pg.Submittable {
-  readonly #statements: readonly PipelineStatement[];
+/** What runPipeline hands the client; exported so a client wrapper can inspect the statements it is asked to run. */
+export class Pipeline implements pg.Submittable {
+  readonly statements: readonly PipelineStatement[];
   readonly #resolve: (results: PipelineResult[]) => void;
   readonly #reject: (error: Error) => void;
   readonly #results: PipelineResult[] = [];
@@ -83,7 +84,7 @@ class Pipeline implements pg.Submittable {
   #settled = false;
 
   constructor(statements: readonly PipelineStatement[], resolve: (results: PipelineResult[]) => void, reject: (error: Error) => void) {
-    this.#statements = statements;
+    this.statements = statements;
     this.#resolve = resolve;
     this.#reject = reject;
   }
@@ -92,14 +93,14 @@ class Pipeline implements pg.Submittable {
   submit(connection: pg.Connection): Error | undefined {
     let bound: (string | Buffer | null)[][];
     try {
-      bound = this.#statements.map((statement) => (statement.values ?? []).map((value) => pgUtils.prepareValue(value)));
+      bound = this.statements.map((statement) => (statement.values ?? []).map((value) => pgUtils.prepareValue(value)));
     } catch (error) {
       return new PipelineError(0, { cause: error });
     }
     // Corked, the whole pipeline leaves in as few TCP segments as the socket allows.
     connection.stream.cork();
     try {
-      this.#statements.forEach((statement, index) => {
+      this.statements.forEach((statement, index) => {
         connection.parse({ name: '', text: statement.text, types: [] }, true);
         connection.bind({ portal: '', statement: '', values: bound[index] }, true);
         connection.describe({ type: 'P', name: '' }, true);

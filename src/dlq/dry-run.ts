@@ -12,6 +12,7 @@
  */
 import type pg from 'pg';
 import type { Registry } from '../commands/index.ts';
+import { Pipeline } from '../db/pipeline.ts';
 import { executeBatch, OutcomeStatuses, type Outcome } from '../apps/db-worker/execute-batch.ts';
 import type { DeadLetter } from './records.ts';
 import { queries } from './state.ts';
@@ -27,7 +28,13 @@ const emptyResult = (): pg.QueryResult => ({ command: '', rowCount: 0, oid: 0, f
 
 /** A pool whose one client runs inside the caller's transaction and cannot end it. */
 function rollbackOnlyPool(client: pg.PoolClient): pg.Pool {
-  const query = (text: QueryText, values?: unknown[]): Promise<pg.QueryResult> => {
+  const query = (text: QueryText | Pipeline, values?: unknown[]): Promise<pg.QueryResult> | Pipeline => {
+    if (text instanceof Pipeline) {
+      const ends = text.statements.some((s) => refused.test(s.text) || (transactionControl.test(s.text) && !savepointRollback.test(s.text)));
+      if (ends) text.handleError(new Error('a dry run cannot end its transaction from a pipeline'));
+      else client.query(text);
+      return text;
+    }
     const sql = typeof text === 'string' ? text : text.text;
     if (refused.test(sql)) return Promise.reject(new Error('a dry run cannot prepare a transaction'));
     if (transactionControl.test(sql) && !savepointRollback.test(sql)) return Promise.resolve(emptyResult());

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { CommandEntry, Registry } from '../../commands/index.ts';
 import { decodeEvent, type CommandEvent } from '../../events/envelope.ts';
+import type { PipelineStatement } from '../../db/pipeline.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
 import type { ReceivedMessage } from '../../transport/types.ts';
@@ -145,7 +146,7 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
     // transaction (the DLQ dry run wraps this whole function in one it always rolls back).
     await client.query('SAVEPOINT batch');
     try {
-      const fast = await executeOptimistically(client, prepared, attemptsOf, (item, attempts) => rejected(client, item, attempts));
+      const fast = await executeOptimistically(client, prepared, attemptsOf);
       if (fast) {
         if (previousAttempts.size > 0) await client.query(queries.AttemptsClear, [[...previousAttempts.keys()]]);
         await client.query('COMMIT');
@@ -195,12 +196,21 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
   }
 }
 
-const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+export const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
-/** The dead letter of an event that failed before reaching the database (decode, registry, schema, id). */
+/** The failure of an event that never reached the database (decode, registry, schema, id). */
+function rejection(item: Prepared): FailureInfo {
+  return item.rejected ?? { reason: `event id ${item.event?.id ?? item.message.id} is not a UUID`, code: ErrorCodes.INVALID_MESSAGE };
+}
+
+/** The dead letter of an event that failed before reaching the database. */
 function rejected(client: pg.PoolClient, item: Prepared, attempts: number): Promise<Outcome> {
-  const failure = item.rejected ?? { reason: `event id ${item.event?.id ?? item.message.id} is not a UUID`, code: ErrorCodes.INVALID_MESSAGE };
-  return deadLetter(client, item, failure, attempts);
+  return deadLetter(client, item, rejection(item), attempts);
+}
+
+/** The outcome of a rejected event and the statement that records it, to run in a pipeline. */
+export function rejectedRecord(item: Prepared, attempts: number): DeadLetterRecord {
+  return deadLetterRecord(item, rejection(item), attempts);
 }
 
 async function executeOne(client: pg.PoolClient, item: Prepared, attempts: number): Promise<Outcome> {
@@ -230,17 +240,28 @@ async function executeOne(client: pg.PoolClient, item: Prepared, attempts: numbe
   return { ...base, status: OutcomeStatuses.succeeded, rows, rowsAffected: result.rowCount ?? 0 };
 }
 
-/** Records the dead letter's result; the DLQ record itself is published after COMMIT. */
-async function deadLetter(client: pg.PoolClient, item: Prepared, failure: FailureInfo, attempts: number): Promise<Outcome> {
+export interface DeadLetterRecord {
+  outcome: Outcome;
+  /** Stores the dead letter's result; absent when the event has no usable id to store it under. */
+  statement?: PipelineStatement;
+}
+
+/** The dead letter's outcome and the statement recording its result; the DLQ record itself is published after COMMIT. */
+function deadLetterRecord(item: Prepared, failure: FailureInfo, attempts: number): DeadLetterRecord {
   const { message, event } = item;
-  const eventId = event?.id ?? message.id;
-  if (event && isUuid(event.id)) {
-    await client.query(queries.ResultUpsert, [
-      event.id, OutcomeStatuses.deadLettered, event.command, event.version, event.metadata.source, event.metadata.idempotency_key,
-      null, null, JSON.stringify(failure), attempts, message.topic, message.partition, String(message.offset),
-    ]);
-  }
-  return { message, event, eventId, status: OutcomeStatuses.deadLettered, failure, attempts };
+  const outcome: Outcome = { message, event, eventId: event?.id ?? message.id, status: OutcomeStatuses.deadLettered, failure, attempts };
+  if (!event || !isUuid(event.id)) return { outcome };
+  const values = [
+    event.id, OutcomeStatuses.deadLettered, event.command, event.version, event.metadata.source, event.metadata.idempotency_key,
+    null, null, JSON.stringify(failure), attempts, message.topic, message.partition, String(message.offset),
+  ];
+  return { outcome, statement: { text: queries.ResultUpsert, values } };
+}
+
+async function deadLetter(client: pg.PoolClient, item: Prepared, failure: FailureInfo, attempts: number): Promise<Outcome> {
+  const { outcome, statement } = deadLetterRecord(item, failure, attempts);
+  if (statement) await client.query(statement.text, statement.values as unknown[]);
+  return outcome;
 }
 
 /** Counts a transient failure outside the rolled-back transaction, so a restart keeps the count. */

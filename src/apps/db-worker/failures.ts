@@ -17,10 +17,12 @@ const transientStates = new Set(['40001', '40P01', '55P03', '57014']);
 const connectionStates = new Set(['57P01', '57P02', '57P03']);
 const sqlstatePattern = /^[0-9A-Z]{5}$/;
 
-/** The SQLSTATE of a PostgreSQL error, if it has one. */
+/** The SQLSTATE of a PostgreSQL error, or of the error it wraps (a pipeline's failed statement), if it has one. */
 export function sqlstateOf(error: unknown): string | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' && sqlstatePattern.test(code) ? code : undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, cause } = error as { code?: unknown; cause?: unknown };
+  if (typeof code === 'string' && sqlstatePattern.test(code)) return code;
+  return cause === undefined || cause === error ? undefined : sqlstateOf(cause);
 }
 
 /**

@@ -1,23 +1,21 @@
 /**
- * The optimistic path for a batch: when no statement fails, a batch needs one round trip per
- * event (its command) plus a few for the whole batch (claim every idempotency key, read the
- * ones already taken, store every result), instead of five per event with savepoints. Any error
- * makes the caller roll back and run the batch again the careful way, event by event; so the
- * fast path only has to be right when it succeeds, and it declines batches it cannot get right
- * cheaply (the same key twice in one batch).
+ * The optimistic path for a batch: when no statement fails, a batch costs a fixed handful of
+ * round trips whatever its size: claim every idempotency key, read the ones already taken, run
+ * every command in one pipeline, store every result. The careful path needs five per event.
+ * Any error makes the caller roll back and run the batch again the careful way, event by event;
+ * so the fast path only has to be right when it succeeds, and it declines batches it cannot get
+ * right cheaply (the same key twice in one batch).
  */
 import type pg from 'pg';
+import { runPipeline, type PipelineStatement } from '../../db/pipeline.ts';
 import type { Outcome, Prepared } from './execute-batch.ts';
-import { OutcomeStatuses, payloadHash, queries } from './execute-batch.ts';
-
-const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+import { isUuid, OutcomeStatuses, payloadHash, queries, rejectedRecord } from './execute-batch.ts';
 
 /** Outcomes in batch order, or undefined when the batch needs the careful path. Throws on any SQL error. */
 export async function executeOptimistically(
   client: pg.PoolClient,
   prepared: readonly Prepared[],
   attemptsOf: (item: Prepared) => number,
-  deadLetter: (item: Prepared, attempts: number) => Promise<Outcome>,
 ): Promise<Outcome[] | undefined> {
   const claimable = prepared.filter((item) => !item.rejected && item.event && item.entry && isUuid(item.event.id));
   const isClaimable = new Set(claimable);
@@ -44,13 +42,17 @@ export async function executeOptimistically(
     for (const row of rows) existing.set(`${row.source}\u0000${row.idempotency_key}`, row);
   }
 
+  // Every statement the batch needs, in batch order; a command's outcome is completed from its result.
   const outcomes: Outcome[] = [];
-  const succeeded: Outcome[] = [];
+  const statements: PipelineStatement[] = [];
+  const commands: { outcome: Outcome; statement: number; returning: boolean }[] = [];
   for (const item of prepared) {
     const attempts = attemptsOf(item);
     const { message, event, entry } = item;
     if (!isClaimable.has(item) || !event || !entry) {
-      outcomes.push(await deadLetter(item, attempts));
+      const { outcome, statement } = rejectedRecord(item, attempts);
+      if (statement) statements.push(statement);
+      outcomes.push(outcome);
       continue;
     }
     const base = { message, event, eventId: event.id, attempts };
@@ -60,7 +62,10 @@ export async function executeOptimistically(
         outcomes.push({ ...base, eventId: original.event_id, status: OutcomeStatuses.duplicate });
         continue;
       }
-      await client.query(queries.ConflictInsert, [event.id, hashes.get(item)!, JSON.stringify(event.payload), message.topic, message.partition, String(message.offset)]);
+      statements.push({
+        text: queries.ConflictInsert,
+        values: [event.id, hashes.get(item)!, JSON.stringify(event.payload), message.topic, message.partition, String(message.offset)],
+      });
       outcomes.push({
         ...base,
         status: OutcomeStatuses.conflict,
@@ -68,11 +73,19 @@ export async function executeOptimistically(
       });
       continue;
     }
-    const result = await client.query(entry.text, entry.bind(event.payload));
-    const outcome: Outcome = { ...base, status: OutcomeStatuses.succeeded, rows: entry.returning ? result.rows : [], rowsAffected: result.rowCount ?? 0 };
+    const outcome: Outcome = { ...base, status: OutcomeStatuses.succeeded };
+    commands.push({ outcome, statement: statements.length, returning: entry.returning });
+    statements.push({ text: entry.text, values: entry.bind(event.payload) });
     outcomes.push(outcome);
-    succeeded.push(outcome);
   }
+  const results = await runPipeline(client, statements);
+  for (const { outcome, statement, returning } of commands) {
+    const result = results[statement]!;
+    outcome.rows = returning ? result.rows : [];
+    outcome.rowsAffected = result.rowCount ?? 0;
+  }
+
+  const succeeded = commands.map((c) => c.outcome);
   if (succeeded.length > 0) {
     await client.query(queries.ResultInsertMany, [
       succeeded.map((o) => o.eventId),
