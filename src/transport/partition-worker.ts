@@ -5,6 +5,11 @@
  *
  * Redelivery on throw happens here, in memory: the message stays uncommitted, so a crash during
  * the redelivery loop still gets it redelivered by the broker to the next owner.
+ *
+ * Commits run beside the work, not in its path: the next batch starts while the broker answers
+ * the last commit. One commit is in flight at a time and a newer offset replaces a waiting one
+ * (commits are cumulative), so a crash redelivers at most what was handled since the last
+ * commit landed, and the handler's idempotency absorbs that as it absorbs any redelivery.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PartialBatchError } from './partial-batch.ts';
@@ -32,7 +37,9 @@ export class PartitionWorker {
   #stopping = false;
   #commitOnStop = true;
   #committed: bigint | undefined;
-  #onDrained: Array<() => void> = [];
+  /** The newest acknowledged offset waiting for the commit in flight to finish. */
+  #pendingCommit: bigint | undefined;
+  #committing: Promise<void> | undefined;
 
   constructor(options: PartitionWorkerOptions) {
     this.#options = options;
@@ -57,14 +64,7 @@ export class PartitionWorker {
       .finally(() => {
         this.#running = undefined;
         if (this.#queue.length > 0 && !this.#stopping) this.enqueue([]);
-        else for (const drained of this.#onDrained.splice(0)) drained();
       });
-  }
-
-  /** Resolves when everything enqueued so far was handled and committed (or the worker stopped). */
-  async drained(): Promise<void> {
-    if (!this.#running && this.#queue.length === 0) return;
-    await new Promise<void>((resolveDrained) => this.#onDrained.push(resolveDrained));
   }
 
   /**
@@ -78,6 +78,7 @@ export class PartitionWorker {
     this.#stopAbort.abort();
     this.#queue.length = 0;
     await this.#running;
+    await this.#committing;
   }
 
   async #run(): Promise<void> {
@@ -88,7 +89,27 @@ export class PartitionWorker {
       const acknowledged = await this.#handle(batch);
       if (acknowledged === undefined) return;
       if (this.#stopping && !this.#commitOnStop) return;
-      await this.#commit(acknowledged.offset + 1n);
+      this.#commitInBackground(acknowledged.offset + 1n);
+    }
+  }
+
+  #commitInBackground(nextOffset: bigint): void {
+    this.#pendingCommit = nextOffset;
+    this.#committing ??= this.#commitPending().finally(() => (this.#committing = undefined));
+  }
+
+  async #commitPending(): Promise<void> {
+    while (this.#pendingCommit !== undefined) {
+      const nextOffset = this.#pendingCommit;
+      this.#pendingCommit = undefined;
+      if (this.#stopping && !this.#commitOnStop) return;
+      try {
+        await this.#commit(nextOffset);
+      } catch (error) {
+        // The next acknowledged batch commits past this offset anyway; if none comes, the
+        // messages since the last landed commit are redelivered to the next owner.
+        this.#options.onError?.(error, []);
+      }
     }
   }
 
@@ -137,7 +158,7 @@ export class PartitionWorker {
         if (error instanceof PartialBatchError && error.acknowledged > 0 && error.acknowledged < batch.length) {
           // The finished prefix is committed now and never handed back; the rest is redelivered.
           const done = batch[error.acknowledged - 1]!;
-          if (!this.#stopping || this.#commitOnStop) await this.#commit(done.offset + 1n);
+          if (!this.#stopping || this.#commitOnStop) this.#commitInBackground(done.offset + 1n);
           batch = batch.slice(error.acknowledged);
         }
         if (this.#stopping) return false;

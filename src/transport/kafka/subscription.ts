@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors.ts';
 import { PartitionWorker, type Delivery } from '../partition-worker.ts';
 import { reservedHeaders, type ReceivedMessage, type SubscribeOptions, type Subscription } from '../types.ts';
+import { OffsetCommits } from './offset-commits.ts';
 import { kafkaDeserializers, type KafkaClientOptions } from './options.ts';
 
 type KafkaMessage = Message<string | undefined, Buffer, string, string>;
@@ -37,6 +38,10 @@ export class KafkaSubscription implements Subscription {
   #paused = false;
   #backpressured = false;
   #closing: Promise<void> | undefined;
+  readonly #commits = new OffsetCommits(async (offsets) => {
+    const { topic } = this.#params;
+    await this.#consumer?.commit({ offsets: [...offsets].map(([partition, offset]) => ({ topic, partition, offset, leaderEpoch: -1 })) });
+  });
 
   constructor(params: KafkaSubscriptionParams) {
     this.#params = params;
@@ -131,16 +136,14 @@ export class KafkaSubscription implements Subscription {
   }
 
   #own(partition: number, firstOffset: bigint): OwnedPartition {
-    const { topic, delivery, options } = this.#params;
+    const { delivery, options } = this.#params;
     const worker: PartitionWorker = new PartitionWorker({
       delivery,
       maxBatchSize: this.#maxBatchSize,
       redeliveryDelayMs: options.redeliveryDelayMs ?? 200,
       onError: (error) => this.#params.onError(toError(error)),
       commit: async (nextOffset) => {
-        if (this.#owned.get(partition)?.worker === worker || this.#closing) {
-          await this.#consumer?.commit({ offsets: [{ topic, partition, offset: nextOffset, leaderEpoch: -1 }] });
-        }
+        if (this.#owned.get(partition)?.worker === worker || this.#closing) await this.#commits.commit(partition, nextOffset);
         this.#relieveBackpressure();
       },
     });
