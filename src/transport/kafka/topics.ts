@@ -16,11 +16,19 @@ export async function ensureKafkaTopics(options: KafkaClientOptions, topics: rea
       try {
         await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: -1 });
       } catch (error) {
-        // Lost a race with another process creating it: fine. Anything else is real.
-        if (!(await admin.listTopics()).includes(topic.name)) throw error;
+        // Lost a race with another process creating it (roles started together): fine. The
+        // broker says so by code; a listing may not show the topic yet while it is being created.
+        if (!reports(error, 'TOPIC_ALREADY_EXISTS')) throw error;
       }
     }
   } finally {
     await admin.close();
   }
+}
+
+/** True when the error, or one it aggregates (the client's per-topic response errors), carries the broker error `apiId`. */
+function reports(error: unknown, apiId: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { apiId: id, errors } = error as { apiId?: unknown; errors?: unknown };
+  return id === apiId || (Array.isArray(errors) && errors.some((inner) => reports(inner, apiId)));
 }
