@@ -64,8 +64,13 @@ function packageOf(frame: CallFrame): string {
     const parts = path.slice(modules + 'node_modules/'.length).split('/');
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
-  const inRepo = relative(repoRoot, path);
+  const inRepo = sourcePath(relative(repoRoot, path));
   return inRepo.startsWith('..') ? path : inRepo.split('/').slice(0, 3).join('/');
+}
+
+/** The compiled build (dist/X.js) is reported as the source it came from (src/X.ts). */
+function sourcePath(inRepo: string): string {
+  return inRepo.startsWith('dist/') && inRepo.endsWith('.js') ? `src/${inRepo.slice('dist/'.length, -'.js'.length)}.ts` : inRepo;
 }
 
 const base64 = new Map([...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].map((c, i) => [c, i]));
@@ -104,13 +109,23 @@ function decodeMappings(mappings: string): Array<Array<[number, number]>> {
 }
 
 /**
- * Kitsune runs from TypeScript through tsx, which hands V8 esbuild's whitespace-minified output,
- * so a profile's positions are columns in that output. Transforming the file again with tsx's
- * options gives the same output and its source map, which maps them back to lines.
+ * Run from source, Kitsune's TypeScript goes through tsx, which hands V8 esbuild's
+ * whitespace-minified output, so a profile's positions are columns in that output. Transforming
+ * the file again with tsx's options gives the same output and its source map, which maps them
+ * back to lines. Run from the build, tsc's own source maps do it.
  */
 const sourceMaps = new Map<string, Array<Array<[number, number]>> | undefined>();
 
 function originalLine(path: string, line: number, column: number): number | undefined {
+  if (!sourceMaps.has(path) && path.endsWith('.js')) {
+    // The compiled build: tsc wrote the source map beside the file.
+    try {
+      const { mappings } = JSON.parse(readFileSync(`${path}.map`, 'utf8')) as { mappings: string };
+      sourceMaps.set(path, decodeMappings(mappings));
+    } catch {
+      sourceMaps.set(path, undefined);
+    }
+  }
   if (!sourceMaps.has(path)) {
     try {
       const { map } = transformSync(readFileSync(path, 'utf8'), {
@@ -144,8 +159,9 @@ function where(frame: CallFrame): string {
   if (modules >= 0) return `${path.slice(modules + 'node_modules/'.length)}:${frame.lineNumber + 1}`;
   const inRepo = relative(repoRoot, path);
   if (inRepo.startsWith('..')) return `${path}:${frame.lineNumber + 1}`;
-  const line = path.endsWith('.ts') ? originalLine(path, frame.lineNumber, frame.columnNumber) : frame.lineNumber + 1;
-  return `${inRepo}:${line ?? `?col${frame.columnNumber}`}`;
+  const mapped = path.endsWith('.ts') || inRepo !== sourcePath(inRepo);
+  const line = mapped ? originalLine(path, frame.lineNumber, frame.columnNumber) : frame.lineNumber + 1;
+  return `${sourcePath(inRepo)}:${line ?? `?col${frame.columnNumber}`}`;
 }
 
 const nameOf = (frame: CallFrame): string => frame.functionName || '(anonymous)';
