@@ -14,6 +14,8 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
     return createKafkaTransport({
       brokers: config.kafkaBrokers,
       clientId: config.serviceName,
+      fetchMinBytes: config.kafkaFetchMinBytes,
+      maxWaitTimeMs: config.kafkaFetchMaxWaitMs,
       onError: (error) => logger.warn({ err: error }, 'Kafka client error; retrying'),
     });
   }

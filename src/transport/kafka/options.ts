@@ -15,6 +15,12 @@ export interface KafkaTransportOptions {
   heartbeatIntervalMs?: number;
   /** Longest a fetch waits for new data; bounds how long close() waits on an idle fetch. (Default: 500 ms) */
   maxWaitTimeMs?: number;
+  /**
+   * A fetch answers once this many bytes are ready, or after `maxWaitTimeMs` with fewer. At 1 a
+   * consumer fetches after nearly every produce request; more makes fewer, fuller fetches at the
+   * cost of up to `maxWaitTimeMs` of latency while traffic is light. (Default: 1)
+   */
+  fetchMinBytes?: number;
   /** Per-request timeout of the client. (Default: 10_000 ms) */
   requestTimeoutMs?: number;
   /** Client-level retries of a failed request before publish() rejects. (Default: 3) */
@@ -28,6 +34,7 @@ export const kafkaDefaults = {
   sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 1_000,
   maxWaitTimeMs: 500,
+  fetchMinBytes: 1,
   requestTimeoutMs: 10_000,
   retries: 3,
 } satisfies Omit<KafkaClientOptions, 'brokers'>;

@@ -61,6 +61,7 @@ export class KafkaSubscription implements Subscription {
       rebalanceTimeout: client.sessionTimeoutMs,
       heartbeatInterval: client.heartbeatIntervalMs,
       maxWaitTime: client.maxWaitTimeMs,
+      minBytes: client.fetchMinBytes,
       timeout: client.requestTimeoutMs,
       retries: client.retries,
     });
