@@ -21,6 +21,13 @@ export interface KafkaTransportOptions {
    * cost of up to `maxWaitTimeMs` of latency while traffic is light. (Default: 1)
    */
   fetchMinBytes?: number;
+  /**
+   * Most bytes one fetch returns for one partition. The broker fills a fetch partition by
+   * partition, so with the client's 10 MB a backlogged partition took the whole response and its
+   * siblings waited until it drained: a worker with six partitions worked on one at a time.
+   * The broker still returns a first record batch larger than this. (Default: 262_144)
+   */
+  fetchMaxBytesPerPartition?: number;
   /** Per-request timeout of the client. (Default: 10_000 ms) */
   requestTimeoutMs?: number;
   /** Client-level retries of a failed request before publish() rejects. (Default: 3) */
@@ -35,6 +42,7 @@ export const kafkaDefaults = {
   heartbeatIntervalMs: 1_000,
   maxWaitTimeMs: 500,
   fetchMinBytes: 1,
+  fetchMaxBytesPerPartition: 262_144,
   requestTimeoutMs: 10_000,
   retries: 3,
 } satisfies Omit<KafkaClientOptions, 'brokers'>;

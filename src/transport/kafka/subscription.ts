@@ -62,6 +62,7 @@ export class KafkaSubscription implements Subscription {
       heartbeatInterval: client.heartbeatIntervalMs,
       maxWaitTime: client.maxWaitTimeMs,
       minBytes: client.fetchMinBytes,
+      maxBytesPerPartition: client.fetchMaxBytesPerPartition,
       timeout: client.requestTimeoutMs,
       retries: client.retries,
     });
