@@ -29,12 +29,13 @@ export interface PipelineResult<Row = Record<string, unknown>> {
   rows: Row[];
 }
 
-/** The statement at `index` failed; statements before it ran, those after it were skipped. */
+/** The statement at `index` failed; statements before it ran (their results are kept), those after it were skipped. */
 export class PipelineError extends Error {
   readonly code = 'KITSUNE_PIPELINE_STATEMENT_FAILED';
   constructor(
     readonly index: number,
     options: { cause: unknown },
+    readonly results: readonly PipelineResult[] = [],
   ) {
     super(`statement ${index} of the pipeline failed: ${(options.cause as Error).message}`, options);
   }
@@ -151,12 +152,12 @@ export class Pipeline implements pg.Submittable {
 
   /** A backend error, or a client-side one (connection lost); the client expects no more calls after it. */
   handleError(error: Error): void {
-    this.#settle(new PipelineError(this.#results.length, { cause: error }));
+    this.#settle(new PipelineError(this.#results.length, { cause: error }, this.#results));
   }
 
   handleReadyForQuery(): void {
     const parseError = this.#parseError;
-    this.#settle(parseError ? new PipelineError(parseError.index, { cause: parseError.cause }) : undefined);
+    this.#settle(parseError ? new PipelineError(parseError.index, { cause: parseError.cause }, this.#results.slice(0, parseError.index)) : undefined);
   }
 
   handlePortalSuspended(): void {

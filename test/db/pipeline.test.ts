@@ -83,6 +83,7 @@ describe('runPipeline', () => {
     assert.ok(outcome.error instanceof PipelineError);
     assert.equal(outcome.error.index, 1);
     assert.equal((outcome.error.cause as { code?: string }).code, '23505');
+    assert.deepEqual(outcome.error.results.map((r) => r.command), ['INSERT'], 'the results of the statements before it are kept');
     assert.equal(outcome.aborted, '25P02', 'the transaction is aborted, as after any failed statement');
     assert.equal(outcome.usable, 1, 'the client is usable after ROLLBACK');
     assert.equal(syncs, 5, 'BEGIN, the pipeline, the refused SELECT, ROLLBACK, SELECT');

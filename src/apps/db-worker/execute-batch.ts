@@ -11,11 +11,11 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { CommandEntry, Registry } from '../../commands/index.ts';
 import { decodeEvent, type CommandEvent } from '../../events/envelope.ts';
-import type { PipelineStatement } from '../../db/pipeline.ts';
+import { PipelineError, runPipeline, type PipelineResult, type PipelineStatement } from '../../db/pipeline.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
 import type { ReceivedMessage } from '../../transport/types.ts';
-import { executeOptimistically } from './fast-path.ts';
+import { executeOptimistically, planClaim } from './fast-path.ts';
 import { classifyQueryError, FailureKinds, sqlstateOf } from './failures.ts';
 
 export const queries = loadQueries(new URL('./sql/events.sql', import.meta.url), [
@@ -138,24 +138,36 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
   let broken = false;
   try {
     const ids = prepared.flatMap((p) => (p.event && isUuid(p.event.id) ? [p.event.id] : []));
-    const { rows: attemptRows } = await client.query<{ event_id: string; attempts: number }>(queries.AttemptsGet, [ids]);
+    await client.query('BEGIN');
+    // One round trip opens the batch: a savepoint (rather than ROLLBACK/BEGIN, so falling back
+    // stays inside the caller's transaction: the DLQ dry run wraps this whole function in one it
+    // always rolls back), the attempts of earlier transient failures, and the fast path's claim.
+    const claim = planClaim(prepared);
+    let opening: readonly PipelineResult[];
+    let fastPathOpen = claim !== undefined;
+    try {
+      opening = await runPipeline(client, [{ text: 'SAVEPOINT batch' }, { text: queries.AttemptsGet, values: [ids] }, ...(claim ? [claim.statement] : [])]);
+    } catch (error) {
+      // Only a failed claim falls back to the careful path; anything before it fails the batch.
+      if (!(error instanceof PipelineError) || error.index < 2 || classifyQueryError(error) === FailureKinds.connection) throw error;
+      opening = error.results;
+      fastPathOpen = false;
+      await client.query('ROLLBACK TO SAVEPOINT batch');
+    }
+    const attemptRows = opening[1]!.rows as Array<{ event_id: string; attempts: number }>;
     const previousAttempts = new Map(attemptRows.map((row) => [row.event_id, row.attempts]));
     const attemptsOf = (item: Prepared): number => (previousAttempts.get(item.event?.id ?? '') ?? 0) + 1;
-    await client.query('BEGIN');
-    // A savepoint rather than ROLLBACK/BEGIN, so the retry stays inside the caller's
-    // transaction (the DLQ dry run wraps this whole function in one it always rolls back).
-    await client.query('SAVEPOINT batch');
-    try {
-      const fast = await executeOptimistically(client, prepared, attemptsOf);
-      if (fast) {
-        if (previousAttempts.size > 0) await client.query(queries.AttemptsClear, [[...previousAttempts.keys()]]);
+    const clearAttempts: PipelineStatement[] = previousAttempts.size > 0 ? [{ text: queries.AttemptsClear, values: [[...previousAttempts.keys()]] }] : [];
+    if (claim && fastPathOpen) {
+      try {
+        const fast = await executeOptimistically(client, prepared, claim, opening[2]!.rows, attemptsOf, clearAttempts);
         await client.query('COMMIT');
         return fast;
+      } catch (error) {
+        if (classifyQueryError(error) === FailureKinds.connection) throw error;
+        // A statement failed: start over event by event, each in its own savepoint.
+        await client.query('ROLLBACK TO SAVEPOINT batch');
       }
-    } catch (error) {
-      if (classifyQueryError(error) === FailureKinds.connection) throw error;
-      // A statement failed: start over event by event, each in its own savepoint.
-      await client.query('ROLLBACK TO SAVEPOINT batch');
     }
     const outcomes: Outcome[] = [];
     for (const [index, item] of prepared.entries()) {

@@ -1,7 +1,8 @@
 /**
  * The optimistic path for a batch: when no statement fails, a batch costs a fixed handful of
- * round trips whatever its size: claim every idempotency key, read the ones already taken, run
- * every command in one pipeline, store every result. The careful path needs five per event.
+ * round trips whatever its size: the claim of every idempotency key (sent with the batch's
+ * opening statements), a read of the keys already taken (only if any), every command in one
+ * pipeline, and every result. The careful path needs five per event.
  * Any error makes the caller roll back and run the batch again the careful way, event by event;
  * so the fast path only has to be right when it succeeds, and it declines batches it cannot get
  * right cheaply (the same key twice in one batch).
@@ -11,28 +12,46 @@ import { runPipeline, type PipelineStatement } from '../../db/pipeline.ts';
 import type { Outcome, Prepared } from './execute-batch.ts';
 import { isUuid, OutcomeStatuses, payloadHash, queries, rejectedRecord } from './execute-batch.ts';
 
-/** Outcomes in batch order, or undefined when the batch needs the careful path. Throws on any SQL error. */
-export async function executeOptimistically(
-  client: pg.PoolClient,
-  prepared: readonly Prepared[],
-  attemptsOf: (item: Prepared) => number,
-): Promise<Outcome[] | undefined> {
-  const claimable = prepared.filter((item) => !item.rejected && item.event && item.entry && isUuid(item.event.id));
-  const isClaimable = new Set(claimable);
-  const keyOf = (item: Prepared): string => `${item.event!.metadata.source}\u0000${item.event!.metadata.idempotency_key}`;
-  if (new Set(claimable.map(keyOf)).size !== claimable.length) return undefined;
+/** What the optimistic path claims: every valid event's idempotency key, in one statement. */
+export interface ClaimPlan {
+  statement: PipelineStatement;
+  claimable: Set<Prepared>;
+  hashes: Map<Prepared, Buffer>;
+}
 
+const keyOf = (item: Prepared): string => `${item.event!.metadata.source}\u0000${item.event!.metadata.idempotency_key}`;
+
+/** The claim for the batch, or undefined when the batch needs the careful path (the same key twice). */
+export function planClaim(prepared: readonly Prepared[]): ClaimPlan | undefined {
+  const claimable = prepared.filter((item) => !item.rejected && item.event && item.entry && isUuid(item.event.id));
+  if (new Set(claimable.map(keyOf)).size !== claimable.length) return undefined;
   const hashes = new Map(claimable.map((item) => [item, payloadHash(item.event!)]));
-  const claimed = await client.query<{ source: string; idempotency_key: string }>(queries.IdempotencyClaimMany, [
+  const values = [
     claimable.map((i) => i.event!.metadata.source),
     claimable.map((i) => i.event!.metadata.idempotency_key),
     claimable.map((i) => i.event!.id),
     claimable.map((i) => i.event!.command),
     claimable.map((i) => i.event!.version),
     claimable.map((i) => hashes.get(i)!),
-  ]);
-  const fresh = new Set(claimed.rows.map((row) => `${row.source}\u0000${row.idempotency_key}`));
-  const taken = claimable.filter((item) => !fresh.has(keyOf(item)));
+  ];
+  return { statement: { text: queries.IdempotencyClaimMany, values }, claimable: new Set(claimable), hashes };
+}
+
+/**
+ * Outcomes in batch order, given the keys the claim inserted (`claimedRows`). Throws on any SQL
+ * error. `closing` statements run with the results, in the batch's last round trip.
+ */
+export async function executeOptimistically(
+  client: pg.PoolClient,
+  prepared: readonly Prepared[],
+  plan: ClaimPlan,
+  claimedRows: readonly Record<string, unknown>[],
+  attemptsOf: (item: Prepared) => number,
+  closing: readonly PipelineStatement[],
+): Promise<Outcome[]> {
+  const { claimable: isClaimable, hashes } = plan;
+  const fresh = new Set(claimedRows.map((row) => `${String(row['source'])}\u0000${String(row['idempotency_key'])}`));
+  const taken = [...isClaimable].filter((item) => !fresh.has(keyOf(item)));
   const existing = new Map<string, { event_id: string; payload_hash: Buffer }>();
   if (taken.length > 0) {
     const { rows } = await client.query<{ source: string; idempotency_key: string; event_id: string; payload_hash: Buffer }>(queries.IdempotencyGetMany, [
@@ -78,30 +97,35 @@ export async function executeOptimistically(
     statements.push({ text: entry.text, values: entry.bind(event.payload) });
     outcomes.push(outcome);
   }
-  const results = await runPipeline(client, statements);
+  const answers = await runPipeline(client, statements);
   for (const { outcome, statement, returning } of commands) {
-    const result = results[statement]!;
+    const result = answers[statement]!;
     outcome.rows = returning ? result.rows : [];
     outcome.rowsAffected = result.rowCount ?? 0;
   }
 
   const succeeded = commands.map((c) => c.outcome);
+  const results: PipelineStatement[] = [];
   if (succeeded.length > 0) {
-    await client.query(queries.ResultInsertMany, [
-      succeeded.map((o) => o.eventId),
-      succeeded.map(() => OutcomeStatuses.succeeded),
-      succeeded.map((o) => o.event!.command),
-      succeeded.map((o) => o.event!.version),
-      succeeded.map((o) => o.event!.metadata.source),
-      succeeded.map((o) => o.event!.metadata.idempotency_key),
-      succeeded.map((o) => JSON.stringify(o.rows ?? [])),
-      succeeded.map((o) => o.rowsAffected ?? 0),
-      succeeded.map(() => null),
-      succeeded.map((o) => o.attempts),
-      succeeded.map((o) => o.message.topic),
-      succeeded.map((o) => o.message.partition),
-      succeeded.map((o) => String(o.message.offset)),
-    ]);
+    results.push({
+      text: queries.ResultInsertMany,
+      values: [
+        succeeded.map((o) => o.eventId),
+        succeeded.map(() => OutcomeStatuses.succeeded),
+        succeeded.map((o) => o.event!.command),
+        succeeded.map((o) => o.event!.version),
+        succeeded.map((o) => o.event!.metadata.source),
+        succeeded.map((o) => o.event!.metadata.idempotency_key),
+        succeeded.map((o) => JSON.stringify(o.rows ?? [])),
+        succeeded.map((o) => o.rowsAffected ?? 0),
+        succeeded.map(() => null),
+        succeeded.map((o) => o.attempts),
+        succeeded.map((o) => o.message.topic),
+        succeeded.map((o) => o.message.partition),
+        succeeded.map((o) => String(o.message.offset)),
+      ],
+    });
   }
+  await runPipeline(client, [...results, ...closing]);
   return outcomes;
 }
