@@ -1,8 +1,9 @@
 /**
  * Cold start: wall clock from spawn() to the "Kitsune is ready" line of `kitsune start` in the
  * embedded mode with a warm data directory (initdb already done, as on every start after the
- * first), the median of a few starts. Baseline: the same spawn-to-listening time of the bare
- * Fastify server under the same Node and tsx, the floor any TypeScript HTTP service here pays.
+ * first), the median of a few starts, running the compiled build as an installed Kitsune does.
+ * Baseline: the same spawn-to-listening time of the bare Fastify server compiled to JavaScript
+ * and run by the same Node, the floor any Node HTTP service here pays.
  */
 import { existsSync } from 'node:fs';
 import { freePort } from '../../src/cli/ports.ts';

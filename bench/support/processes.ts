@@ -4,9 +4,11 @@
  * by its own PID with SIGTERM (its graceful path, which also writes a --cpu-prof profile).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { transformSync } from 'esbuild';
 import { repoRoot } from '../../scripts/services/state.ts';
 
 export interface Memory {
@@ -156,6 +158,15 @@ export function spawnRole(role: Role, env: Record<string, string>, profileDir?: 
 }
 
 /** The bare Fastify baseline (bench/support/bare-server.ts) on `port`. */
+/**
+ * The bare Fastify baseline, compiled to JavaScript first (esbuild, as tsx would) and run by plain
+ * node, since Kitsune's roles run their compiled build too: its memory and start-up then carry no
+ * TypeScript loader either. The file goes under bench/results/ so that `fastify` resolves.
+ */
 export function spawnBareServer(port: number): Promise<Spawned> {
-  return spawnProcess({ args: ['--import', 'tsx', 'bench/support/bare-server.ts'], env: { HTTP_PORT: String(port) }, ready: /^listening/, label: 'bare Fastify server' });
+  const source = join(repoRoot, 'bench', 'support', 'bare-server.ts');
+  const compiled = join(repoRoot, 'bench', 'results', 'bare-server.mjs');
+  mkdirSync(dirname(compiled), { recursive: true });
+  writeFileSync(compiled, transformSync(readFileSync(source, 'utf8'), { loader: 'ts', format: 'esm', target: `node${process.versions.node}` }).code);
+  return spawnProcess({ args: [compiled], env: { HTTP_PORT: String(port) }, ready: /^listening/, label: 'bare Fastify server' });
 }

@@ -159,7 +159,7 @@ export function buildRows(m: Measurements, s: Settings): Row[] {
       section: 'cold-start',
       measurement: `kitsune start → ready, warm embedded data dir (median of ${c.kitsuneMs.length})`,
       figure: `${(kitsune / 1000).toFixed(2)} s` + (c.embeddedPostgresMs.length > 0 ? ` (PostgreSQL ${(median(c.embeddedPostgresMs) / 1000).toFixed(2)} s)` : ''),
-      baseline: `bare Fastify under tsx ${(bare / 1000).toFixed(2)} s`,
+      baseline: `bare Fastify ${(bare / 1000).toFixed(2)} s`,
       ratio: fmtRatio(kitsune / bare),
       goal: `≤ 3 s: ${verdict(kitsune <= 3_000)}`,
     });
