@@ -2,17 +2,20 @@
  * GET /events/:id[?wait=<seconds>]: the outcome the DB worker stored with the command's effect.
  * Results live in PostgreSQL, so they survive API restarts and any API replica can answer.
  *
- * Waiting requests share one poller: every `pollMs` while anyone waits, one query fetches the
- * results of every awaited id, so a thousand waiters cost one query per tick, not a thousand.
+ * Waiting requests share one poller: one query fetches the results of every awaited id, so a
+ * thousand waiters cost one query, not a thousand. It runs when the DB worker announces committed
+ * results (NOTIFY kitsune_results, sent with each batch's commit) and, in case a notification is
+ * missed, every `pollMs` while anyone waits.
  * An id with no result yet is `pending`: the broker, not a table, is the record of accepted
  * events, so the API cannot tell an unknown id from one still in flight.
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { NotificationListener } from '../../db/listener.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { problem } from './problems.ts';
 
-const queries = loadQueries(new URL('./sql/results.sql', import.meta.url), ['ResultsGet']);
+const queries = loadQueries(new URL('./sql/results.sql', import.meta.url), ['ResultsGet', 'ResultsListen']);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface EventView {
@@ -59,15 +62,43 @@ const view = (row: Row): EventView => ({
   completed_at: row.completed_at.toISOString(),
 });
 
+export interface ResultWaiterOptions {
+  /**
+   * Listen for the DB worker's announcements of committed results, on a connection of its own.
+   * (Default: true)
+   */
+  listen?: boolean;
+  /** Poll while anyone waits: the fallback for missed announcements. (Default: 250 ms listening, 20 ms not) */
+  pollMs?: number;
+  /** A failed or dropped listening connection; it is retried. (Default: ignored) */
+  onListenerError?: (error: Error) => void;
+}
+
 export class ResultWaiter {
   readonly #pool: pg.Pool;
   readonly #pollMs: number;
+  readonly #listener: NotificationListener | undefined;
   readonly #waiting = new Map<string, Set<(view: EventView) => void>>();
   #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+  /** An announcement came while a poll ran: the poll may have read before that commit, so poll again. */
+  #pollAgain = false;
 
-  constructor(pool: pg.Pool, pollMs = 20) {
+  constructor(pool: pg.Pool, options: ResultWaiterOptions = {}) {
     this.#pool = pool;
-    this.#pollMs = pollMs;
+    const listen = options.listen ?? true;
+    this.#pollMs = options.pollMs ?? (listen ? 250 : 20);
+    if (listen) {
+      this.#listener = new NotificationListener({
+        clientConfig: pool.options,
+        channel: 'kitsune_results',
+        listen: queries.ResultsListen,
+        onNotification: () => this.#pollNow(),
+        onListening: () => this.#pollNow(),
+        onError: options.onListenerError ?? (() => undefined),
+      });
+      this.#listener.start();
+    }
   }
 
   async get(id: string): Promise<EventView> {
@@ -95,11 +126,25 @@ export class ResultWaiter {
   }
 
   #schedule(): void {
-    if (this.#timer || this.#waiting.size === 0) return;
+    if (this.#timer || this.#polling || this.#waiting.size === 0) return;
     this.#timer = setTimeout(() => void this.#poll(), this.#pollMs);
   }
 
+  #pollNow(): void {
+    if (this.#waiting.size === 0) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#poll();
+  }
+
   async #poll(): Promise<void> {
+    this.#timer = undefined;
+    this.#polling = true;
+    this.#pollAgain = false;
     try {
       const ids = [...this.#waiting.keys()];
       const { rows } = await this.#pool.query<Row>(queries.ResultsGet, [ids]);
@@ -107,14 +152,16 @@ export class ResultWaiter {
     } catch {
       // The database blinked; the next tick tries again and waiters time out as promised.
     } finally {
-      this.#timer = undefined;
-      this.#schedule();
+      this.#polling = false;
+      if (this.#pollAgain) this.#pollNow();
+      else this.#schedule();
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     clearTimeout(this.#timer);
     for (const [id, listeners] of this.#waiting) for (const done of [...listeners]) done({ id, status: 'pending' });
+    await this.#listener?.close();
   }
 }
 

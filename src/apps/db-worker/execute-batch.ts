@@ -29,6 +29,7 @@ export const queries = loadQueries(new URL('./sql/events.sql', import.meta.url),
   'IdempotencyClaimMany',
   'IdempotencyGetMany',
   'ResultInsertMany',
+  'ResultsNotify',
 ]);
 
 export const OutcomeStatuses = {
@@ -157,10 +158,15 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
     const attemptRows = opening[1]!.rows as Array<{ event_id: string; attempts: number }>;
     const previousAttempts = new Map(attemptRows.map((row) => [row.event_id, row.attempts]));
     const attemptsOf = (item: Prepared): number => (previousAttempts.get(item.event?.id ?? '') ?? 0) + 1;
-    const clearAttempts: PipelineStatement[] = previousAttempts.size > 0 ? [{ text: queries.AttemptsClear, values: [[...previousAttempts.keys()]] }] : [];
+    // Sent with the batch's last statements: the attempts are settled, and waiting API requests look
+    // for the results as soon as they commit.
+    const closing: PipelineStatement[] = [
+      ...(previousAttempts.size > 0 ? [{ text: queries.AttemptsClear, values: [[...previousAttempts.keys()]] }] : []),
+      { text: queries.ResultsNotify },
+    ];
     if (claim && fastPathOpen) {
       try {
-        const fast = await executeOptimistically(client, prepared, claim, opening[2]!.rows, attemptsOf, clearAttempts);
+        const fast = await executeOptimistically(client, prepared, claim, opening[2]!.rows, attemptsOf, closing);
         await client.query('COMMIT');
         return fast;
       } catch (error) {
@@ -181,6 +187,8 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
         if (kind === FailureKinds.connection) throw error;
         await client.query('ROLLBACK TO SAVEPOINT event');
         if (kind === FailureKinds.transient && attempts < options.maxTransientAttempts) {
+          // The events before this one are done: commit them (and announce their results).
+          await client.query(queries.ResultsNotify);
           await client.query('COMMIT');
           await recordAttempt(pool, item.event?.id, error);
           throw new EventRetryError(index, outcomes, error);
@@ -193,7 +201,7 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
         outcomes.push(await deadLetter(client, item, failure, attempts));
       }
     }
-    if (previousAttempts.size > 0) await client.query(queries.AttemptsClear, [[...previousAttempts.keys()]]);
+    await runPipeline(client, closing);
     await client.query('COMMIT');
     return outcomes;
   } catch (error) {

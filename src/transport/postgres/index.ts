@@ -12,6 +12,7 @@
  * contain U+0000 (text/jsonb). Kafka is the engine when these bind.
  */
 import pg from 'pg';
+import { NotificationListener } from '../../db/listener.ts';
 import { ErrorCodes, KitsuneError, toError, transportClosed } from '../../errors.ts';
 import type { Delivery } from '../partition-worker.ts';
 import type {
@@ -25,7 +26,6 @@ import type {
   TransportFeatures,
 } from '../types.ts';
 import { decodeNotice, type LogContext } from './context.ts';
-import { NotificationListener } from './listener.ts';
 import { defaults, resolveSettings, type ErrorSource, type PostgresTransportOptions } from './options.ts';
 import { isTransient } from './pg-errors.ts';
 import { PostgresPublisher } from './publisher.ts';
@@ -107,9 +107,15 @@ class PostgresLogTransport implements PostgresTransport {
     this.#topics = new TopicRegistry(this.#context);
     this.#writer = new LogWriter(this.#context);
     this.#publisher = new PostgresPublisher(this.#topics, this.#writer);
-    this.#listener = new NotificationListener(this.#context, {
+    this.#listener = new NotificationListener({
       clientConfig: pool.options,
-      onNotification: (payload) => this.#route(payload),
+      channel: this.#context.channel,
+      listen: this.#context.sql.ChannelListen,
+      onError: (error) => report(error, 'listener'),
+      // The log's writers always send a payload (which topic has news).
+      onNotification: (payload) => {
+        if (payload) this.#route(payload);
+      },
       onListening: () => {
         for (const subscription of this.#subscriptions) {
           subscription.wake();

@@ -4,3 +4,7 @@ SELECT r.event_id, r.status, r.command, r.version, r.source, r.idempotency_key, 
        (SELECT count(*) FROM kitsune.event_conflicts c WHERE c.event_id = r.event_id)::int AS conflicts
 FROM kitsune.event_results r
 WHERE r.event_id = ANY($1::uuid[])
+
+-- name: ResultsListen
+-- The DB worker sends NOTIFY kitsune_results with each batch's commit (see db-worker/sql/events.sql).
+LISTEN kitsune_results

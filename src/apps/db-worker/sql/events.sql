@@ -58,3 +58,7 @@ ON CONFLICT (event_id) DO UPDATE SET
   error = EXCLUDED.error, attempts = EXCLUDED.attempts, source_topic = EXCLUDED.source_topic,
   source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, completed_at = now()
 WHERE kitsune.event_results.status <> 'succeeded'
+
+-- name: ResultsNotify
+-- Delivered at commit, once per transaction: the API's result waiters look at once (api/sql/results.sql).
+NOTIFY kitsune_results

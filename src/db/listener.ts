@@ -1,25 +1,31 @@
 /**
- * The transport's one LISTEN connection. It is a dedicated client, not a pooled one, so it never
- * takes a slot from publishers and a dropped connection is visible as such. When the connection
- * drops (server restart, pg_terminate_backend, network) it reconnects with backoff. Each time LISTEN
- * is in place it calls `onListening`, because notifications sent before are lost; consumers also poll
- * slowly (pollIntervalMs), so a lost notification delays delivery, it never loses a message.
+ * One LISTEN connection (the Postgres log's wake-ups, the API's result wake-ups). It is a dedicated
+ * client, not a pooled one, so it never takes a slot from queries and a dropped connection is
+ * visible as such. When the connection drops (server restart, pg_terminate_backend, network) it
+ * reconnects with backoff. Each time LISTEN is in place it calls `onListening`, because
+ * notifications sent before are lost; users also poll slowly, so a lost notification delays
+ * something, it never loses it.
  */
 import pg from 'pg';
-import type { LogContext } from './context.ts';
 
 const backoff = { initialMs: 100, maxMs: 5_000 } as const;
 
 export interface ListenerOptions {
   /** Connection settings for the dedicated client (the pool's own, so auth and TLS match). */
   clientConfig: pg.ClientConfig;
+  /** The channel's name, as notifications report it. */
+  channel: string;
+  /** The LISTEN statement for `channel` (a named statement from a .sql file). */
+  listen: string;
+  /** A notification on the channel; the payload is '' when the sender gave none. */
   onNotification: (payload: string) => void;
   /** LISTEN is (again) in place: whatever was notified before it may have been missed. */
   onListening: () => void;
+  /** The connection failed or dropped; it is retried with backoff. */
+  onError: (error: Error) => void;
 }
 
 export class NotificationListener {
-  readonly #context: LogContext;
   readonly #options: ListenerOptions;
   #client: pg.Client | undefined;
   #started = false;
@@ -28,8 +34,7 @@ export class NotificationListener {
   #retryTimer: NodeJS.Timeout | undefined;
   #connecting: Promise<void> | undefined;
 
-  constructor(context: LogContext, options: ListenerOptions) {
-    this.#context = context;
+  constructor(options: ListenerOptions) {
     this.#options = options;
   }
 
@@ -58,7 +63,7 @@ export class NotificationListener {
     const client = new pg.Client(this.#options.clientConfig);
     let dropped = false;
     const drop = (error?: Error): void => {
-      if (error) this.#context.report(error, 'listener');
+      if (error) this.#options.onError(error);
       if (dropped) return;
       dropped = true;
       if (this.#client === client) this.#client = undefined;
@@ -68,11 +73,11 @@ export class NotificationListener {
     client.on('error', drop);
     client.on('end', () => drop());
     client.on('notification', (notification) => {
-      if (notification.channel === this.#context.channel && notification.payload) this.#options.onNotification(notification.payload);
+      if (notification.channel === this.#options.channel) this.#options.onNotification(notification.payload ?? '');
     });
     try {
       await client.connect();
-      await client.query(this.#context.sql.ChannelListen);
+      await client.query(this.#options.listen);
     } catch (error) {
       drop(error instanceof Error ? error : new Error(String(error)));
       return;
