@@ -63,6 +63,12 @@ export interface SubscribeOptions {
   maxBatchSize?: number;
   /** Pause before redelivering a message whose handler threw. (Default: 200 ms) */
   redeliveryDelayMs?: number;
+  /**
+   * How long a fetch may wait for more messages before handing over what it has: the latency this
+   * consumer accepts while traffic is light, against more, smaller fetches. Kafka only; the
+   * Postgres log is woken by notifications. (Default: the transport's setting)
+   */
+  maxFetchWaitMs?: number;
 }
 
 /** A running consumer of one topic in one group. */

@@ -60,7 +60,7 @@ export class KafkaSubscription implements Subscription {
       sessionTimeout: client.sessionTimeoutMs,
       rebalanceTimeout: client.sessionTimeoutMs,
       heartbeatInterval: client.heartbeatIntervalMs,
-      maxWaitTime: client.maxWaitTimeMs,
+      maxWaitTime: options.maxFetchWaitMs ?? client.maxWaitTimeMs,
       minBytes: client.fetchMinBytes,
       maxBytesPerPartition: client.fetchMaxBytesPerPartition,
       timeout: client.requestTimeoutMs,

@@ -79,7 +79,7 @@ class MemoryMember implements Subscription {
   readonly #topic: string;
   readonly #group: Group;
   readonly #delivery: Delivery;
-  readonly #options: Required<SubscribeOptions>;
+  readonly #options: Required<Omit<SubscribeOptions, 'maxFetchWaitMs'>>;
   readonly #workers = new Map<number, { worker: PartitionWorker; next: bigint }>();
   readonly #onAppend = (topic: string): void => {
     if (topic === this.#topic) this.#pump();
