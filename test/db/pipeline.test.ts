@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { PipelineError, runPipeline } from '../../src/db/pipeline.ts';
-import { createDatabase } from '../support/database.ts';
+import { suitePool } from '../support/database.ts';
 
 describe('runPipeline', () => {
-  let pool: pg.Pool;
-  let drop: () => Promise<void>;
-
-  before(async () => {
-    const database = await createDatabase();
-    drop = database.drop;
-    pool = new pg.Pool({ connectionString: database.dsn, max: 2 });
-    await pool.query('CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, tags text[], doc jsonb, flag boolean, n int)');
-  });
-  after(async () => {
-    await pool.end();
-    await drop();
+  const database = suitePool(async (dsn) => {
+    const opened = new pg.Pool({ connectionString: dsn, max: 2 });
+    await opened.query('CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, tags text[], doc jsonb, flag boolean, n int)');
+    return opened;
   });
 
   /** Runs `body` on a checked-out client and counts the ReadyForQuery messages (one per Sync) it received. */
   async function withClient<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<{ value: T; syncs: number }> {
-    const client = await pool.connect();
+    const client = await database().connect();
     let syncs = 0;
     const connection = (client as unknown as { connection: pg.Connection }).connection;
     const count = (): void => void syncs++;
@@ -62,12 +54,12 @@ describe('runPipeline', () => {
     const values = ['bound', ['x', "o'neil"], { nested: [1, null] }, false, null];
     const text = 'INSERT INTO items (name, tags, doc, flag, n) VALUES ($1, $2, $3, $4, $5) RETURNING name, tags, doc, flag, n';
     const { value: piped } = await withClient((client) => runPipeline(client, [{ text, values }]));
-    const direct = await pool.query(text.replace('$1', "$1 || '-direct'"), values);
+    const direct = await database().query(text.replace('$1', "$1 || '-direct'"), values);
     assert.deepEqual({ ...piped[0]!.rows[0], name: 'bound-direct' }, direct.rows[0]);
   });
 
   test('a failing statement rejects with its index and its SQLSTATE; the statements after it are skipped', async () => {
-    await pool.query("INSERT INTO items (name) VALUES ('taken')");
+    await database().query("INSERT INTO items (name) VALUES ('taken')");
     const { value: outcome, syncs } = await withClient(async (client) => {
       await client.query('BEGIN');
       const error = await runPipeline(client, [
@@ -87,7 +79,7 @@ describe('runPipeline', () => {
     assert.equal(outcome.aborted, '25P02', 'the transaction is aborted, as after any failed statement');
     assert.equal(outcome.usable, 1, 'the client is usable after ROLLBACK');
     assert.equal(syncs, 5, 'BEGIN, the pipeline, the refused SELECT, ROLLBACK, SELECT');
-    const { rows } = await pool.query("SELECT name FROM items WHERE name LIKE '%-the-failure'");
+    const { rows } = await database().query("SELECT name FROM items WHERE name LIKE '%-the-failure'");
     assert.deepEqual(rows, []);
   });
 
@@ -100,7 +92,7 @@ describe('runPipeline', () => {
     );
     assert.equal((error.value as PipelineError).index, 1);
     assert.equal(((error.value as PipelineError).cause as { code?: string }).code, '23502');
-    const { rowCount } = await pool.query("SELECT 1 FROM items WHERE name = 'implicit-1'");
+    const { rowCount } = await database().query("SELECT 1 FROM items WHERE name = 'implicit-1'");
     assert.equal(rowCount, 0);
   });
 

@@ -3,7 +3,7 @@
  * rows of one test never meet another's. Dropped (with FORCE, ending stray connections) after.
  */
 import { randomUUID } from 'node:crypto';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import pg from 'pg';
 import { postgresDsn } from './services.ts';
 
@@ -37,4 +37,26 @@ export async function freshDatabase(t: Pick<TestContext, 'after'>): Promise<stri
   const { dsn, drop } = await createDatabase();
   t.after(drop);
   return dsn;
+}
+
+/**
+ * A pool on a fresh database for a describe() block: opened by `open` before the first test,
+ * ended and dropped after the last. Returns the pool's getter (it exists once `before` ran).
+ */
+export function suitePool(open: (dsn: string) => Promise<pg.Pool>): () => pg.Pool {
+  let pool: pg.Pool | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  before(async () => {
+    const database = await createDatabase();
+    drop = database.drop;
+    pool = await open(database.dsn);
+  });
+  after(async () => {
+    await pool?.end();
+    await drop?.();
+  });
+  return () => {
+    if (!pool) throw new Error('the suite pool is opened in before(); use it inside tests');
+    return pool;
+  };
 }

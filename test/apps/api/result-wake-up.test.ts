@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type pg from 'pg';
-import { ResultWaiter } from '../../../src/apps/api/events.ts';
-import { createDatabase } from '../../support/database.ts';
+import { describe, test } from 'node:test';
+import { ResultWaiter, type EventView } from '../../../src/apps/api/events.ts';
+import { suitePool } from '../../support/database.ts';
 import { openDatabase } from '../db-worker/support.ts';
 
 describe('GET /events/:id?wait result wake-ups', () => {
-  let pool: pg.Pool;
-  let drop: () => Promise<void>;
-
-  before(async () => {
-    const database = await createDatabase();
-    drop = database.drop;
-    pool = await openDatabase(database.dsn);
-  });
-  after(async () => {
-    await pool.end();
-    await drop();
-  });
+  const database = suitePool(openDatabase);
 
   /** Stores a succeeded result for `id` and, when `notify`, announces it as the DB worker does. */
   async function commitResult(id: string, notify: boolean): Promise<void> {
-    const client = await pool.connect();
+    const client = await database().connect();
     try {
       await client.query('BEGIN');
       await client.query(
@@ -37,33 +25,29 @@ describe('GET /events/:id?wait result wake-ups', () => {
     }
   }
 
-  test('a waiter is answered by the announcement of a commit, not by its fallback poll', async () => {
-    // A fallback poll far beyond the wait: only the notification can answer in time.
-    const waiter = new ResultWaiter(pool, { pollMs: 600_000 });
+  /** Waits for a fresh id with `waiter`, commits its result after `delayMs`, and returns what the wait answered. */
+  async function waitThroughCommit(waiter: ResultWaiter, notify: boolean, delayMs: number): Promise<{ id: string; view: EventView }> {
     try {
       const id = randomUUID();
       const waiting = waiter.wait(id, 20_000);
-      // Let the first lookup find nothing and the listener start.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      await commitResult(id, true);
-      const view = await waiting;
-      assert.equal(view.status, 'succeeded');
-      assert.equal(view.id, id);
+      // Let the first lookup find nothing (and the listener start) before the result exists.
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await commitResult(id, notify);
+      return { id, view: await waiting };
     } finally {
       await waiter.close();
     }
+  }
+
+  test('a waiter is answered by the announcement of a commit, not by its fallback poll', async () => {
+    // A fallback poll far beyond the wait: only the notification can answer in time.
+    const { id, view } = await waitThroughCommit(new ResultWaiter(database(), { pollMs: 600_000 }), true, 500);
+    assert.equal(view.status, 'succeeded');
+    assert.equal(view.id, id);
   });
 
   test('without an announcement the fallback poll still finds the result', async () => {
-    const waiter = new ResultWaiter(pool, { pollMs: 50 });
-    try {
-      const id = randomUUID();
-      const waiting = waiter.wait(id, 20_000);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await commitResult(id, false);
-      assert.equal((await waiting).status, 'succeeded');
-    } finally {
-      await waiter.close();
-    }
+    const { view } = await waitThroughCommit(new ResultWaiter(database(), { pollMs: 50 }), false, 200);
+    assert.equal(view.status, 'succeeded');
   });
 });
