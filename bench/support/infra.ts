@@ -8,7 +8,7 @@ import { Admin } from '@platformatic/kafka';
 import pg from 'pg';
 import { pino } from 'pino';
 import { repoRoot } from '../../scripts/services/state.ts';
-import { kitsuneMigrationsDir, migrate } from '../../src/db/migrate.ts';
+import { migrate, migrationFolders } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 
 export interface BenchTopics {
@@ -67,10 +67,7 @@ export async function createDatabase(adminDsn: string, name: string): Promise<Be
   const dsn = url.toString();
   const pool = createPool({ dsn, max: 2, logger: pino({ level: 'silent' }) });
   try {
-    await migrate(pool, [
-      { dir: kitsuneMigrationsDir, scope: 'kitsune' },
-      { dir: join(repoRoot, 'migrations'), scope: 'app' },
-    ]);
+    await migrate(pool, migrationFolders(join(repoRoot, 'migrations')));
   } finally {
     await pool.end();
   }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
-import { kitsuneMigrationsDir, migrate } from '../db/migrate.ts';
+import { migrate, migrationFolders } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 
 const help = `usage: kitsune migrate
@@ -24,10 +24,7 @@ export async function runMigrateCommand(argv: string[]): Promise<number> {
   }
   const pool = createPool({ dsn: config.postgresDsn, applicationName: 'kitsune-migrate', max: 1 });
   try {
-    const applied = await migrate(pool, [
-      { dir: kitsuneMigrationsDir, scope: 'kitsune' },
-      { dir: config.migrationsDir, scope: 'app' },
-    ]);
+    const applied = await migrate(pool, migrationFolders(config.migrationsDir));
     process.stdout.write(applied.length === 0 ? 'up to date\n' : applied.map((name) => `applied ${name}\n`).join(''));
     return 0;
   } finally {

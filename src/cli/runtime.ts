@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { loadRegistry, type Registry } from '../commands/index.ts';
 import type { Config } from '../config/index.ts';
 import { reachableByOthers, startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
-import { kitsuneMigrationsDir, migrate } from '../db/migrate.ts';
+import { migrate, migrationFolders } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
@@ -84,10 +84,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     const pool = dsn ? createPool({ dsn, applicationName: `kitsune-${options.role}`, logger, max: 20 }) : undefined;
     if (pool) {
       closers.push(() => pool.end());
-      const applied = await migrate(pool, [
-        { dir: kitsuneMigrationsDir, scope: 'kitsune' },
-        { dir: config.migrationsDir, scope: 'app' },
-      ]);
+      const applied = await migrate(pool, migrationFolders(config.migrationsDir));
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
     const registry = await loadRegistry(config.registryPath);

@@ -14,6 +14,14 @@ import { ErrorCodes, KitsuneError } from '../errors.ts';
 
 export const kitsuneMigrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
+/** Kitsune's own schema, then the application's migrations in `appDir`: the order every runner applies them in. */
+export function migrationFolders(appDir: string): Array<{ dir: string; scope: string }> {
+  return [
+    { dir: kitsuneMigrationsDir, scope: 'kitsune' },
+    { dir: appDir, scope: 'app' },
+  ];
+}
+
 /** Arbitrary constant: the advisory lock key that serialises migration runs. */
 const migrationLockKey = 0x6b697473; // 'kits'
 const fileName = /^(\d{4})_[a-z0-9_]+\.sql$/;

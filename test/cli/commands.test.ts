@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { kitsuneMigrationsDir, migrate } from '../../src/db/migrate.ts';
+import { migrate, migrationFolders } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { repoRoot } from '../../scripts/services/state.ts';
 import { freshDatabase } from '../support/database.ts';
@@ -19,10 +19,7 @@ async function migratedDatabase(t: Parameters<typeof freshDatabase>[0]): Promise
   const dsn = await freshDatabase(t);
   const pool = createPool({ dsn, max: 1, logger: pino({ level: 'silent' }) });
   try {
-    await migrate(pool, [
-      { dir: kitsuneMigrationsDir, scope: 'kitsune' },
-      { dir: join(repoRoot, 'migrations'), scope: 'app' },
-    ]);
+    await migrate(pool, migrationFolders(join(repoRoot, 'migrations')));
   } finally {
     await pool.end();
   }

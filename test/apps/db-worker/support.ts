@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { loadRegistry, type Registry } from '../../../src/commands/index.ts';
-import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
+import { migrate, migrationFolders } from '../../../src/db/migrate.ts';
 import { createPool } from '../../../src/db/pool.ts';
 import { encodeEvent, eventHeaders, type CommandEvent } from '../../../src/events/envelope.ts';
 import { newEventId } from '../../../src/events/ids.ts';
@@ -29,10 +29,7 @@ export const freshTopics = (): Topics => {
 
 export async function openDatabase(dsn: string): Promise<pg.Pool> {
   const pool = createPool({ dsn, max: 10, logger: pino({ level: 'silent' }) });
-  await migrate(pool, [
-    { dir: kitsuneMigrationsDir, scope: 'kitsune' },
-    { dir: join(repoRoot, 'migrations'), scope: 'app' },
-  ]);
+  await migrate(pool, migrationFolders(join(repoRoot, 'migrations')));
   return pool;
 }
 
