@@ -3,33 +3,27 @@
  * predict what the worker would do, in order, and leave nothing behind. Against real PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type pg from 'pg';
+import { before, describe, test } from 'node:test';
 import { executeBatch } from '../../src/apps/db-worker/execute-batch.ts';
 import type { Registry } from '../../src/commands/index.ts';
 import { dryRun } from '../../src/dlq/dry-run.ts';
-import { createDatabase } from '../support/database.ts';
+import { suitePool } from '../support/database.ts';
 import { openDatabase, registry as loadRegistry } from '../apps/db-worker/support.ts';
 import { deadLetterOf, userEvent } from './support.ts';
 
 describe('dry run', () => {
-  let pool: pg.Pool;
   let registry: Registry;
-  let drop: () => Promise<void>;
+  const database = suitePool(async (dsn) => {
+    const opened = await openDatabase(dsn);
+    await opened.query("INSERT INTO users (name, email) VALUES ('Taken', 'taken@example.com')");
+    return opened;
+  });
 
   before(async () => {
-    const database = await createDatabase();
-    drop = database.drop;
-    pool = await openDatabase(database.dsn);
     registry = await loadRegistry();
-    await pool.query("INSERT INTO users (name, email) VALUES ('Taken', 'taken@example.com')");
-  });
-  after(async () => {
-    await pool.end();
-    await drop();
   });
 
-  const count = async (sql: string): Promise<number> => Number((await pool.query<{ n: string }>(sql)).rows[0]!.n);
+  const count = async (sql: string): Promise<number> => Number((await database().query<{ n: string }>(sql)).rows[0]!.n);
   const snapshot = async (): Promise<number[]> =>
     Promise.all([
       count('SELECT count(*) AS n FROM users'),
@@ -43,7 +37,7 @@ describe('dry run', () => {
     const fresh = userEvent('fresh@example.com');
     const taken = userEvent('taken@example.com');
     const sameAsFresh = userEvent('fresh@example.com');
-    const outcomes = await dryRun(pool, registry, [deadLetterOf(0, fresh), deadLetterOf(1, taken), deadLetterOf(2, sameAsFresh)]);
+    const outcomes = await dryRun(database(), registry, [deadLetterOf(0, fresh), deadLetterOf(1, taken), deadLetterOf(2, sameAsFresh)]);
     assert.deepEqual(outcomes.map((o) => o.status), ['succeeded', 'dead_lettered', 'dead_lettered']);
     assert.deepEqual(outcomes.map((o) => o.sqlstate), [undefined, '23505', '23505'], 'the third collides with the first, as it would in the worker');
     assert.match(outcomes[1]!.reason ?? '', /users_email_key/);
@@ -53,18 +47,18 @@ describe('dry run', () => {
   test('an event that already took effect is predicted as a duplicate', async () => {
     const applied = userEvent('applied@example.com');
     const letter = deadLetterOf(0, applied);
-    await executeBatch(pool, registry, [letter.message], { maxTransientAttempts: 10 });
-    const [outcome] = await dryRun(pool, registry, [letter]);
+    await executeBatch(database(), registry, [letter.message], { maxTransientAttempts: 10 });
+    const [outcome] = await dryRun(database(), registry, [letter]);
     assert.equal(outcome!.status, 'duplicate');
   });
 
   test('a row lock held elsewhere is reported as transient after the lock timeout, not waited on', async () => {
-    const holder = await pool.connect();
+    const holder = await database().connect();
     try {
       await holder.query('BEGIN');
       await holder.query("INSERT INTO users (name, email) VALUES ('Locker', 'locked@example.com')");
       const started = Date.now();
-      const [outcome] = await dryRun(pool, registry, [deadLetterOf(0, userEvent('locked@example.com'))]);
+      const [outcome] = await dryRun(database(), registry, [deadLetterOf(0, userEvent('locked@example.com'))]);
       assert.equal(outcome!.transient, true);
       assert.equal(outcome!.sqlstate, '55P03');
       assert.ok(Date.now() - started < 10_000);
