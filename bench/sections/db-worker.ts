@@ -7,7 +7,6 @@
  * first outcome to the last, so the group join is not counted.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { freePort } from '../../src/cli/ports.ts';
 import { encodeEvent, eventHeaders, type CommandEvent } from '../../src/events/envelope.ts';
@@ -16,6 +15,7 @@ import { childTraceparent } from '../../src/observability/trace-context.ts';
 import { createKafkaTransport } from '../../src/transport/kafka/index.ts';
 import type { OutgoingMessage } from '../../src/transport/types.ts';
 import { benchTopics, createDatabase, deleteTopics, metricSum, type BenchDatabase, type BenchTopics } from '../support/infra.ts';
+import { timeDrain } from '../support/drain.ts';
 import { spawnRole } from '../support/processes.ts';
 import type { Context, MemoryFigure } from './context.ts';
 
@@ -117,27 +117,21 @@ export async function drainWithDbWorker(ctx: Context, database: BenchDatabase, t
     ),
   );
   try {
-    let first: { at: bigint; count: number } | undefined;
-    let last = { at: process.hrtime.bigint(), count: 0 };
     let window: ((eventsPerSecond?: number) => void) | undefined;
     let fromMs = 0;
-    for (;;) {
-      const count = await metricSum(metricsUrl, 'kitsune_db_events_total');
-      const at = process.hrtime.bigint();
-      if (count > 0 && !first) {
-        first = { at, count };
+    const commandsPerSecond = await timeDrain({
+      count: () => metricSum(metricsUrl, 'kitsune_db_events_total'),
+      total,
+      // Each scrape costs the worker (prom-client serialises every metric): 4% of its CPU at 20 Hz.
+      pollMs: 100,
+      who: 'the DB worker',
+      unit: 'events',
+      onFirst: () => {
         fromMs = Date.now() - worker.spawnedAt;
         window = ctx.cpu(options.cpuLabel, { measured: { 'kitsune db-worker': [worker.pid] } });
-      }
-      if (count > last.count) last = { at, count };
-      if (count >= total) break;
-      if (Number(at - last.at) / 1e9 > 60) throw new Error(`the DB worker made no progress for 60 s at ${count} of ${total} events`);
-      // Each scrape costs the worker (prom-client serialises every metric): 4% of its CPU at 20 Hz.
-      await sleep(100);
-    }
+      },
+    });
     const toMs = Date.now() - worker.spawnedAt;
-    const seconds = Number(last.at - first!.at) / 1e9;
-    const commandsPerSecond = Math.round((last.count - first!.count) / seconds);
     window?.(commandsPerSecond);
     const memory = worker.memory();
     return {

@@ -5,7 +5,6 @@
  * ratio compares like with like; neither is real Loki's figure.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeEvent, eventHeaders, type CommandEvent } from '../../src/events/envelope.ts';
 import { newEventId } from '../../src/events/ids.ts';
 import { childTraceparent } from '../../src/observability/trace-context.ts';
@@ -14,6 +13,7 @@ import type { OutgoingMessage } from '../../src/transport/types.ts';
 import { measureAcceptRate } from '../../test/support/loki/bench.ts';
 import { benchTopics, deleteTopics, type BenchTopics } from '../support/infra.ts';
 import type { LokiChild } from '../support/loki-child.ts';
+import { timeDrain } from '../support/drain.ts';
 import { spawnRole } from '../support/processes.ts';
 import { forkChild, type ForkedChild } from '../support/rpc.ts';
 import type { Context, MemoryFigure } from './context.ts';
@@ -75,25 +75,20 @@ export async function drainWithLogWorker(
     const env = { KAFKA_BROKERS: ctx.brokers.join(','), LOKI_URL: await loki.call('url'), KAFKA_GROUP_ID: `bench-${ctx.runId}`, KITSUNE_METRICS_PORT: '0', ...topics.env };
     const worker = ctx.track(await spawnRole('log-worker', env, options.profileDir));
     try {
-      let first: { at: bigint; count: number } | undefined;
-      let last = { at: process.hrtime.bigint(), count: 0 };
       let window: ((eventsPerSecond?: number) => void) | undefined;
       let fromMs = 0;
-      for (;;) {
-        const { acceptedEntries: count } = await loki.call('stats');
-        const at = process.hrtime.bigint();
-        if (count > 0 && !first) {
-          first = { at, count };
+      const linesPerSecond = await timeDrain({
+        count: async () => (await loki.call('stats')).acceptedEntries,
+        total,
+        pollMs: 25,
+        who: 'the log worker',
+        unit: 'lines',
+        onFirst: () => {
           fromMs = Date.now() - worker.spawnedAt;
           window = ctx.cpu(options.label, { measured: { 'kitsune log-worker': [worker.pid] }, others: { 'loki test server': [loki.pid] } });
-        }
-        if (count > last.count) last = { at, count };
-        if (count >= total) break;
-        if (Number(at - last.at) / 1e9 > 60) throw new Error(`the log worker made no progress for 60 s at ${count} of ${total} lines`);
-        await sleep(25);
-      }
+        },
+      });
       const toMs = Date.now() - worker.spawnedAt;
-      const linesPerSecond = Math.round((last.count - first!.count) / (Number(last.at - first!.at) / 1e9));
       window?.(linesPerSecond);
       const memory = worker.memory();
       const { pushes } = await loki.call('stats');
