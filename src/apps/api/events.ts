@@ -108,11 +108,13 @@ export class ResultWaiter {
 
   /** Resolves with the result as soon as it exists, or `pending` after `waitMs`. */
   async wait(id: string, waitMs: number): Promise<EventView> {
-    const now = await this.get(id);
-    if (now.status !== 'pending' || waitMs <= 0) return now;
-    return new Promise((resolveView) => {
+    if (waitMs <= 0) return this.get(id);
+    // Registered before the first lookup, so an announcement that arrives while the lookup runs
+    // still finds this waiter, rather than leaving it to the fallback poll.
+    let done!: (found: EventView) => void;
+    const answered = new Promise<EventView>((resolveView) => {
       const listeners = this.#waiting.get(id) ?? new Set();
-      const done = (found: EventView): void => {
+      done = (found: EventView): void => {
         clearTimeout(deadline);
         listeners.delete(done);
         if (listeners.size === 0) this.#waiting.delete(id);
@@ -123,6 +125,14 @@ export class ResultWaiter {
       this.#waiting.set(id, listeners);
       this.#schedule();
     });
+    try {
+      const now = await this.get(id);
+      if (now.status !== 'pending') done(now);
+    } catch (error) {
+      done({ id, status: 'pending' });
+      throw error;
+    }
+    return answered;
   }
 
   #schedule(): void {
@@ -143,6 +153,7 @@ export class ResultWaiter {
 
   async #poll(): Promise<void> {
     this.#timer = undefined;
+    if (this.#waiting.size === 0) return;
     this.#polling = true;
     this.#pollAgain = false;
     try {
