@@ -4,7 +4,9 @@
  * Node's test runner with their addresses in the environment, then stops what it started.
  *
  * Without java/mvn the Kafka suites skip with one loud line; with KITSUNE_REQUIRE_SERVICES=1 a
- * missing service fails the run instead.
+ * missing service fails the run instead. The schema registry starts only when a file under
+ * test/schema-registry/ runs; its address goes to the tests as KITSUNE_TEST_SCHEMA_REGISTRY_URL,
+ * not KITSUNE_SCHEMA_REGISTRY_URL, so no other suite's Kitsune registers schemas by accident.
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
@@ -29,6 +31,8 @@ function runNodeTests(files: string[], services: Services): Promise<number> {
     ...(services.kafkaBrokers ? { KAFKA_BROKERS: services.kafkaBrokers } : {}),
     ...(services.kafkaSkipReason ? { KITSUNE_KAFKA_SKIP_REASON: services.kafkaSkipReason } : {}),
     ...(services.kafkaPid ? { KITSUNE_TEST_KAFKA_PID: String(services.kafkaPid) } : {}),
+    ...(services.schemaRegistryUrl ? { KITSUNE_TEST_SCHEMA_REGISTRY_URL: services.schemaRegistryUrl } : {}),
+    ...(services.schemaRegistrySkipReason ? { KITSUNE_SCHEMA_REGISTRY_SKIP_REASON: services.schemaRegistrySkipReason } : {}),
   };
   const child = spawn(
     process.execPath,
@@ -41,7 +45,8 @@ function runNodeTests(files: string[], services: Services): Promise<number> {
 async function main(): Promise<number> {
   const requested = process.argv.slice(2);
   const files = requested.length > 0 ? requested : await testFiles(join(repoRoot, 'test'));
-  const services = await up({ requireKafka: requireServices });
+  const needsRegistry = files.some((file) => file.split(/[\\/]/).includes('schema-registry'));
+  const services = await up({ requireKafka: requireServices, schemaRegistry: needsRegistry && (requireServices ? 'required' : true) });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
@@ -56,6 +61,9 @@ async function main(): Promise<number> {
       `\n*** SKIPPING the Kafka suites: ${services.kafkaSkipReason}. ` +
         'Install a JDK 17+ and Maven, or set KAFKA_BROKERS; KITSUNE_REQUIRE_SERVICES=1 makes this a failure. ***\n\n',
     );
+  }
+  if (services.schemaRegistrySkipReason) {
+    process.stderr.write(`\n*** SKIPPING the schema registry suites: ${services.schemaRegistrySkipReason}. KITSUNE_REQUIRE_SERVICES=1 makes this a failure. ***\n\n`);
   }
   try {
     return await runNodeTests(files, services);

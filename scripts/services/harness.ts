@@ -1,12 +1,14 @@
 /**
  * Starts, reuses and stops the real services that tests, benchmarks and people run Kitsune
- * against. Services named in the environment (KAFKA_BROKERS, POSTGRES_DSN) are used as they are
- * and never stopped; the ones started here are recorded with their PIDs and stopped by PID.
+ * against. Services named in the environment (KAFKA_BROKERS, POSTGRES_DSN,
+ * KITSUNE_SCHEMA_REGISTRY_URL) are used as they are and never stopped; the ones started here are
+ * recorded with their PIDs and stopped by PID. The schema registry only starts when asked for.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive, startEmbeddedPostgres, stopByPid } from '../../src/db/embedded.ts';
 import { kafkaUnavailableReason, startKafka } from './kafka.ts';
+import { schemaRegistryUnavailableReason, startSchemaRegistry } from './schema-registry.ts';
 import { freePort } from '../../src/cli/ports.ts';
 import { readState, servicesDir, writeState, type ServicesState } from './state.ts';
 
@@ -17,8 +19,20 @@ export interface Services {
   postgresDsn: string;
   /** PID of the broker when this harness runs it (tests pause it with SIGSTOP). */
   kafkaPid?: number;
+  /** Confluent-compatible API root, when asked for and one runs here (see schemaRegistrySkipReason). */
+  schemaRegistryUrl?: string;
+  schemaRegistrySkipReason?: string;
   /** What this call started (and so what `down` will stop). */
-  started: Array<'kafka' | 'postgres'>;
+  started: ServiceName[];
+}
+
+export type ServiceName = 'kafka' | 'postgres' | 'schema-registry';
+
+export interface UpOptions {
+  /** A missing java/mvn throws instead of skipping Kafka. */
+  requireKafka: boolean;
+  /** Start (or reuse) a schema registry too; `'required'` throws when none can run here. */
+  schemaRegistry?: boolean | 'required';
 }
 
 const log = (line: string): void => void process.stderr.write(`services: ${line}\n`);
@@ -27,19 +41,50 @@ const log = (line: string): void => void process.stderr.write(`services: ${line}
  * Brings up whatever the environment does not already name. Idempotent: processes recorded by an
  * earlier `up` that are still alive are reused. With `requireKafka`, a missing java/mvn throws.
  */
-export async function up(options: { requireKafka: boolean }): Promise<Services> {
+export async function up(options: UpOptions): Promise<Services> {
   const started: Services['started'] = [];
+  const state: ServicesState = await readState(servicesDir());
+  // The registry takes a while to boot; it starts beside Kafka and PostgreSQL, not after them.
+  const registry = bringUpSchemaRegistry(options, state, started);
   try {
-    return await bringUp(options, started);
+    const [services, registryFields] = await Promise.all([bringUp(options, state, started), registry]);
+    return { ...services, ...registryFields };
   } catch (error) {
+    await registry.catch(() => undefined);
     await down(started);
     throw error;
   }
 }
 
-async function bringUp(options: { requireKafka: boolean }, started: Services['started']): Promise<Services> {
+async function bringUpSchemaRegistry(
+  options: UpOptions,
+  state: ServicesState,
+  started: Services['started'],
+): Promise<Pick<Services, 'schemaRegistryUrl' | 'schemaRegistrySkipReason'>> {
+  if (!options.schemaRegistry) return {};
+  const fromEnv = process.env.KITSUNE_SCHEMA_REGISTRY_URL;
+  if (fromEnv) {
+    log('schema registry: using KITSUNE_SCHEMA_REGISTRY_URL from the environment');
+    return { schemaRegistryUrl: fromEnv };
+  }
+  if (state.schemaRegistry && isAlive(state.schemaRegistry.pid)) {
+    log(`schema registry: reusing pid ${state.schemaRegistry.pid}`);
+    return { schemaRegistryUrl: state.schemaRegistry.url };
+  }
+  const reason = schemaRegistryUnavailableReason();
+  if (reason && options.schemaRegistry === 'required') throw new Error(`a schema registry is required but ${reason}`);
+  if (reason) return { schemaRegistrySkipReason: reason };
+  const t0 = Date.now();
+  const registry = await startSchemaRegistry(servicesDir());
+  state.schemaRegistry = registry;
+  await writeState(servicesDir(), state);
+  started.push('schema-registry');
+  log(`schema registry: started Apicurio Registry ${registry.version} (pid ${registry.pid}) at ${registry.url} in ${Date.now() - t0} ms`);
+  return { schemaRegistryUrl: registry.url };
+}
+
+async function bringUp(options: UpOptions, state: ServicesState, started: Services['started']): Promise<Services> {
   const dir = servicesDir();
-  const state: ServicesState = await readState(dir);
 
   let postgresDsn = process.env.POSTGRES_DSN;
   if (postgresDsn) {
@@ -95,9 +140,15 @@ async function bringUp(options: { requireKafka: boolean }, started: Services['st
 }
 
 /** Stops the processes recorded by `up`, by PID (Kafka first: it may hold no PostgreSQL state). */
-export async function down(only?: Array<'kafka' | 'postgres'>): Promise<void> {
+export async function down(only?: ServiceName[]): Promise<void> {
   const dir = servicesDir();
   const state = await readState(dir);
+  if (state.schemaRegistry && (!only || only.includes('schema-registry'))) {
+    log(`schema registry: stopping pid ${state.schemaRegistry.pid}`);
+    await stopByPid(state.schemaRegistry.pid, 'SIGTERM');
+    delete state.schemaRegistry;
+    await writeState(dir, state);
+  }
   if (state.kafka && (!only || only.includes('kafka'))) {
     log(`Kafka: stopping pid ${state.kafka.pid}`);
     await stopByPid(state.kafka.pid, 'SIGTERM');
@@ -118,5 +169,6 @@ export function exportLines(services: Services): string {
   const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`;
   const lines = [`export POSTGRES_DSN=${quote(services.postgresDsn)}`];
   if (services.kafkaBrokers) lines.unshift(`export KAFKA_BROKERS=${quote(services.kafkaBrokers)}`);
+  if (services.schemaRegistryUrl) lines.push(`export KITSUNE_SCHEMA_REGISTRY_URL=${quote(services.schemaRegistryUrl)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -26,9 +26,20 @@ export interface PostgresState {
   logFile: string;
 }
 
+export interface SchemaRegistryState {
+  pid: number;
+  /** The Confluent-compatible API's root, as KITSUNE_SCHEMA_REGISTRY_URL takes it. */
+  url: string;
+  /** The Apicurio Registry release, and the java running it. */
+  version: string;
+  java: string;
+  logFile: string;
+}
+
 export interface ServicesState {
   kafka?: KafkaState;
   postgres?: PostgresState;
+  schemaRegistry?: SchemaRegistryState;
 }
 
 /**
@@ -53,7 +64,7 @@ export async function readState(dir: string): Promise<ServicesState> {
 
 export async function writeState(dir: string, state: ServicesState): Promise<void> {
   await mkdir(dir, { recursive: true });
-  if (!state.kafka && !state.postgres) {
+  if (!state.kafka && !state.postgres && !state.schemaRegistry) {
     await rm(stateFile(dir), { force: true });
     return;
   }

@@ -18,6 +18,22 @@ export const kafkaSkip: string | false = (() => {
   return `no Kafka broker: ${reason}`;
 })();
 
+/**
+ * For `describe(..., { skip: schemaRegistrySkip() })`: a function, not a constant like kafkaSkip,
+ * because `npm test` starts the registry only when a file under test/schema-registry/ runs.
+ */
+export function schemaRegistrySkip(): string | false {
+  if (process.env.KITSUNE_TEST_SCHEMA_REGISTRY_URL) return false;
+  const reason = process.env.KITSUNE_SCHEMA_REGISTRY_SKIP_REASON ?? 'KITSUNE_TEST_SCHEMA_REGISTRY_URL is not set (npm test starts a registry for test/schema-registry/)';
+  if (requireServices) throw new Error(`a schema registry is required (KITSUNE_REQUIRE_SERVICES=1) but ${reason}`);
+  return `no schema registry: ${reason}`;
+}
+
+/** The test registry's Confluent API root. Only call inside a suite guarded by `schemaRegistrySkip`. */
+export function schemaRegistryUrl(): string {
+  return process.env.KITSUNE_TEST_SCHEMA_REGISTRY_URL ?? missing('KITSUNE_TEST_SCHEMA_REGISTRY_URL');
+}
+
 /** Bootstrap addresses of the test broker. Only call inside a suite guarded by `kafkaSkip`. */
 export function kafkaBrokers(): string[] {
   return (process.env.KAFKA_BROKERS ?? missing('KAFKA_BROKERS')).split(',');
