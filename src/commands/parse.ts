@@ -31,6 +31,8 @@ export interface VersionDefinition {
   readonly command: string;
   readonly version: string;
   readonly commandDescription: string | undefined;
+  /** The command's `compatibility:` for its schema-registry subject; undefined when not set. */
+  readonly commandCompatibility: CompatibilityLevel | undefined;
   readonly description: string | undefined;
   readonly schema: Readonly<Record<string, unknown>> | undefined;
   readonly sql: string | undefined;
@@ -51,12 +53,25 @@ export interface ParsedDefinitions {
 }
 
 const fileKeys = new Set(['commands']);
-const commandKeys = new Set(['description', 'versions']);
+const commandKeys = new Set(['description', 'compatibility', 'versions']);
 const versionKeys = new Set(['description', 'schema', 'sql', 'entity_key', 'returning']);
 const requiredVersionKeys = ['schema', 'sql', 'entity_key'] as const;
 
 /** Command names travel in URLs, headers and metric labels: keep them plain. */
 export const commandNamePattern = /^[a-z][a-z0-9_]*$/;
+/** Confluent Schema Registry's compatibility levels, which a command may ask of its subject. */
+export const CompatibilityLevels = [
+  'BACKWARD',
+  'BACKWARD_TRANSITIVE',
+  'FORWARD',
+  'FORWARD_TRANSITIVE',
+  'FULL',
+  'FULL_TRANSITIVE',
+  'NONE',
+] as const;
+export type CompatibilityLevel = (typeof CompatibilityLevels)[number];
+const compatibilityLevels = new Map<string, CompatibilityLevel>(CompatibilityLevels.map((level) => [level, level]));
+
 /** No leading zeros: "01" and "1" would be two spellings of one version on the wire. */
 export const versionPattern = /^[1-9][0-9]*$/;
 
@@ -124,9 +139,11 @@ function readCommand(reader: Reader, command: Entry): VersionDefinition[] {
     return [];
   }
   let description: string | undefined;
+  let compatibility: CompatibilityLevel | undefined;
   let versions: Entry | undefined;
   for (const field of entries(reader, command.value, where, commandKeys)) {
     if (field.name === 'description') description = readString(reader, field, where);
+    else if (field.name === 'compatibility') compatibility = readCompatibility(reader, field, { ...where, field: field.name });
     else versions = field;
   }
   if (versions === undefined || !isMap(versions.value) || versions.value.items.length === 0) {
@@ -149,7 +166,7 @@ function readCommand(reader: Reader, command: Entry): VersionDefinition[] {
     if (!versionPattern.test(version.name)) {
       report(reader, version.at, versionWhere, 'versions are whole numbers from 1, without leading zeros ("1", "2", ...)');
     }
-    const definition = readVersion(reader, version, versionWhere, description);
+    const definition = readVersion(reader, version, versionWhere, { description, compatibility });
     if (definition !== undefined) definitions.push(definition);
   }
   return definitions;
@@ -159,7 +176,7 @@ function readVersion(
   reader: Reader,
   version: Entry,
   where: Where,
-  commandDescription: string | undefined,
+  command: { description: string | undefined; compatibility: CompatibilityLevel | undefined },
 ): VersionDefinition | undefined {
   if (!isMap(version.value)) {
     report(reader, version.at, where, 'expected a mapping with schema, sql and entity_key');
@@ -209,7 +226,8 @@ function readVersion(
   return {
     command: where.command ?? '',
     version: where.version ?? '',
-    commandDescription,
+    commandDescription: command.description,
+    commandCompatibility: command.compatibility,
     description,
     schema,
     sql,
@@ -228,6 +246,14 @@ function readString(reader: Reader, field: Entry, where: Where): string | undefi
   }
   const at = field.value === null ? field.at : placeOf(reader, field.value);
   report(reader, at, where, 'expected a non-empty string');
+  return undefined;
+}
+
+function readCompatibility(reader: Reader, field: Entry, where: Where): CompatibilityLevel | undefined {
+  const level = isScalar(field.value) && typeof field.value.value === 'string' ? compatibilityLevels.get(field.value.value) : undefined;
+  if (level !== undefined) return level;
+  const at = field.value === null ? field.at : placeOf(reader, field.value);
+  report(reader, at, where, `expected one of ${CompatibilityLevels.join(', ')}`);
   return undefined;
 }
 

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { buildEntry, type CommandEntry } from './entry.ts';
-import { parseDefinitions } from './parse.ts';
+import { parseDefinitions, type CompatibilityLevel } from './parse.ts';
 import { createSchemaCompiler } from './payload.ts';
 import { RegistryError, type RegistryProblem } from './problems.ts';
 
@@ -25,8 +25,14 @@ export interface CatalogVersion {
   readonly schema: Readonly<Record<string, unknown>>;
 }
 
-interface CommandGroup {
+/** What a command says about itself, beside its versions. */
+export interface CommandInfo {
   readonly description: string | undefined;
+  /** The compatibility level its schema-registry subject keeps; undefined: Kitsune's default. */
+  readonly compatibility?: CompatibilityLevel | undefined;
+}
+
+interface CommandGroup extends CommandInfo {
   /** Versions in ascending numeric order. */
   readonly versions: ReadonlyMap<string, CommandEntry>;
 }
@@ -35,13 +41,14 @@ export class Registry {
   readonly #commands: ReadonlyMap<string, CommandGroup>;
 
   /** Prefer parseRegistry/loadRegistry, which validate; entries must be unique by command and version. */
-  constructor(entries: Iterable<CommandEntry>, commandDescriptions: ReadonlyMap<string, string | undefined> = new Map()) {
+  constructor(entries: Iterable<CommandEntry>, commandInfo: ReadonlyMap<string, CommandInfo> = new Map()) {
     const sorted = [...entries].sort((a, b) => a.command.localeCompare(b.command) || Number(a.version) - Number(b.version));
-    const commands = new Map<string, { description: string | undefined; versions: Map<string, CommandEntry> }>();
+    const commands = new Map<string, CommandInfo & { versions: Map<string, CommandEntry> }>();
     for (const entry of sorted) {
       let group = commands.get(entry.command);
       if (group === undefined) {
-        group = { description: commandDescriptions.get(entry.command), versions: new Map() };
+        const info = commandInfo.get(entry.command);
+        group = { description: info?.description, compatibility: info?.compatibility, versions: new Map() };
         commands.set(entry.command, group);
       }
       if (group.versions.has(entry.version)) {
@@ -57,6 +64,11 @@ export class Registry {
   /** The entry for this command and version, or undefined when either is unknown. */
   get(command: string, version: string): CommandEntry | undefined {
     return this.#commands.get(command)?.versions.get(version);
+  }
+
+  /** The compatibility level the command's YAML asks of its schema-registry subject, if any. */
+  compatibility(command: string): CompatibilityLevel | undefined {
+    return this.#commands.get(command)?.compatibility;
   }
 
   /** The command's versions in ascending order; empty for an unknown command. */
@@ -94,14 +106,14 @@ export function parseRegistry(text: string, sourceName: string): Registry {
   const all: RegistryProblem[] = [...problems];
   const ajv = createSchemaCompiler();
   const entries: CommandEntry[] = [];
-  const descriptions = new Map<string, string | undefined>();
+  const info = new Map<string, CommandInfo>();
   for (const definition of definitions) {
-    descriptions.set(definition.command, definition.commandDescription);
+    info.set(definition.command, { description: definition.commandDescription, compatibility: definition.commandCompatibility });
     const entry = buildEntry(definition, sourceName, ajv, all);
     if (entry !== undefined) entries.push(entry);
   }
   if (all.length > 0) throw new RegistryError(sourceName, all);
-  return new Registry(entries, descriptions);
+  return new Registry(entries, info);
 }
 
 /** Reads and parses a registry file (see parseRegistry). */
