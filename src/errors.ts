@@ -19,6 +19,8 @@ export const ErrorCodes = {
   UNAVAILABLE: 'KITSUNE_UNAVAILABLE',
   /** The command registry file is malformed; every problem found is listed on the error. */
   REGISTRY_INVALID: 'KITSUNE_REGISTRY_INVALID',
+  /** The schema registry refused a command's schema (changed under its version, incompatible). */
+  SCHEMA_REFUSED: 'KITSUNE_SCHEMA_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,0 +1,25 @@
+/**
+ * The API's side: every db-events record names the schema id of its command version, in the
+ * `kitsune-schema-id` header and, with the `confluent` wire format, in the value's framing too
+ * (events/wire-format.ts). The ids come from boot registration, so stamping is a map lookup.
+ */
+import type { SchemaRegistryConfig } from '../config/index.ts';
+import { frame, schemaIdHeader } from '../events/wire-format.ts';
+import type { OutgoingMessage } from '../transport/types.ts';
+import { schemaKey, type Registration } from './register.ts';
+
+/** The record with its schema id; unchanged for a command version the registration does not know. */
+export type DbRecordStamp = (record: OutgoingMessage, command: string, version: string) => OutgoingMessage;
+
+export function createDbRecordStamp(registration: Registration, wireFormat: SchemaRegistryConfig['wireFormat']): DbRecordStamp {
+  const ids = new Map([...registration.schemas].map(([key, schema]) => [key, { id: schema.id, header: String(schema.id) }]));
+  return (record, command, version) => {
+    const schema = ids.get(schemaKey(command, version));
+    if (schema === undefined) return record;
+    return {
+      ...record,
+      value: wireFormat === 'confluent' ? frame(schema.id, record.value) : record.value,
+      headers: { ...record.headers, [schemaIdHeader]: schema.header },
+    };
+  };
+}
