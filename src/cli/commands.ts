@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { checkRegistry, formatCheckFailure, loadRegistry, type Registry } from '../commands/index.ts';
 import { loadConfig, loadDotEnv, type Config } from '../config/index.ts';
+import { createSchemaRegistryClient, registerCommandSchemas, SchemaRefusedError } from '../schema-registry/index.ts';
 import { cliLogger, openCliDatabase } from './context.ts';
 import { UsageError } from './runtime.ts';
 
@@ -19,6 +20,9 @@ check  has PostgreSQL PREPARE every registered statement (nothing runs), and exi
        table (42P01). Run it after changing the registry or the migrations, before deploying.
        The database: POSTGRES_DSN, else the embedded one of a running \`kitsune start\`.
        Migrations are not applied: run \`kitsune migrate\` first if they are new.
+       With KITSUNE_SCHEMA_REGISTRY_URL set it first registers every command version's schema
+       there, as the API does at boot, and fails on a schema changed under an existing version
+       or one the registry finds incompatible (docs/schema-registry.md).
 `;
 
 export async function runCommandsCommand(argv: string[]): Promise<number> {
@@ -40,8 +44,11 @@ export async function runCommandsCommand(argv: string[]): Promise<number> {
     case 'list':
       process.stdout.write(values.json ? `${JSON.stringify(registry.list(), null, 2)}\n` : formatCatalog(registry));
       return 0;
-    case 'check':
-      return check(config, registry);
+    case 'check': {
+      const schemas = await checkSchemas(config, registry);
+      const statements = await check(config, registry);
+      return Math.max(schemas, statements);
+    }
     default:
       throw new UsageError(`kitsune commands: unknown action "${action}"; use list or check`);
   }
@@ -61,6 +68,28 @@ export function formatCatalog(registry: Registry): string {
   if (rows.length === 0) return 'the registry has no commands\n';
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** Registers the command schemas like a booting API; 0 when there is no registry to check. */
+async function checkSchemas(config: Config, registry: Registry): Promise<number> {
+  if (!config.schemaRegistry) return 0;
+  const client = createSchemaRegistryClient(config.schemaRegistry);
+  try {
+    const { schemas, added, existing } = await registerCommandSchemas(registry, client, config.topics.dbEvents);
+    const subjects = new Set([...schemas.values()].map((schema) => schema.subject));
+    process.stdout.write(
+      `ok: all ${schemas.size} command versions are registered in ${client.url} (${subjects.size} subjects: ${added} versions new, ${existing} already there)\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof SchemaRefusedError)) throw error;
+    process.stdout.write(error.problems.map((problem) => `${config.registryPath}: ${problem}\n`).join(''));
+    process.stderr.write(
+      `kitsune commands check: the schema registry at ${client.url} refused ${error.problems.length} command version(s). ` +
+        'Keep registered versions as they are and add new versions for changes, or change the command\'s compatibility in the registry file.\n',
+    );
+    return 1;
+  }
 }
 
 async function check(config: Config, registry: Registry): Promise<number> {

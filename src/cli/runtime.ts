@@ -14,6 +14,7 @@ import { reachableByOthers, startEmbeddedPostgres, stopByPid } from '../db/embed
 import { migrate, migrationFolders } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { createLogger } from '../observability/logger.ts';
+import { openSchemaRegistry, type SchemaRegistryRuntime } from '../schema-registry/index.ts';
 import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
 import type { Transport } from '../transport/types.ts';
 import { freePort } from './ports.ts';
@@ -24,6 +25,8 @@ export interface Runtime {
   pool: pg.Pool | undefined;
   transport: Transport;
   registry: Registry;
+  /** The command schemas in KITSUNE_SCHEMA_REGISTRY_URL, registered at boot; undefined without it. */
+  schemaRegistry: SchemaRegistryRuntime | undefined;
   /** True when PostgreSQL is the embedded server this process started. */
   embedded: boolean;
   close(): Promise<void>;
@@ -88,10 +91,15 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
     const registry = await loadRegistry(config.registryPath);
+    const schemaRegistry = config.schemaRegistry ? await openSchemaRegistry(config.schemaRegistry, registry, config.topics.dbEvents) : undefined;
+    if (schemaRegistry) {
+      const { added, existing } = schemaRegistry.registration;
+      logger.info({ url: schemaRegistry.client.url, added, existing }, 'command schemas registered in the schema registry');
+    }
     const transport = createTransport(config, pool, logger);
     closers.push(() => transport.close());
     await transport.ensureTopics(kitsuneTopics(config));
-    return { config, logger, pool, transport, registry, embedded, close };
+    return { config, logger, pool, transport, registry, schemaRegistry, embedded, close };
   } catch (error) {
     await close();
     throw error;

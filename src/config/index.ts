@@ -8,6 +8,26 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCodes, KitsuneError } from '../errors.ts';
 
+/** Where the command schemas are registered, and how db-events records name theirs. */
+export interface SchemaRegistryConfig {
+  /** KITSUNE_SCHEMA_REGISTRY_URL without credentials: the Confluent API's root (Apicurio: `.../apis/ccompat/v7`). */
+  url: string;
+  /**
+   * KITSUNE_SCHEMA_REGISTRY_USERNAME and KITSUNE_SCHEMA_REGISTRY_PASSWORD, or `user:password@` in
+   * the URL: HTTP basic auth. (Default: unset)
+   */
+  username: string | undefined;
+  password: string | undefined;
+  /**
+   * KITSUNE_SCHEMA_REGISTRY_WIRE_FORMAT: `header` keeps db-events values plain JSON and names the
+   * schema in the `kitsune-schema-id` header; `confluent` also prefixes each value with Confluent's
+   * magic byte 0 and the 4-byte schema id, for consumers that expect it. (Default: 'header')
+   */
+  wireFormat: 'header' | 'confluent';
+  /** KITSUNE_SCHEMA_REGISTRY_TIMEOUT_MS: a registry request unanswered within this fails. (Default: 10_000) */
+  timeoutMs: number;
+}
+
 export interface Config {
   http: {
     /** HTTP_PORT. (Default: 8080) */
@@ -44,6 +64,12 @@ export interface Config {
   lokiBatchWaitMs: number;
   /** KITSUNE_LOKI_TIMEOUT_MS: a push Loki has not answered within this is abandoned and retried. (Default: 10_000) */
   lokiTimeoutMs: number;
+  /**
+   * KITSUNE_SCHEMA_REGISTRY_URL and its settings: register each command version's schema there at
+   * boot and validate consumed events by schema id; unset means the YAML is the only registry.
+   * (Default: unset)
+   */
+  schemaRegistry: SchemaRegistryConfig | undefined;
   /** KITSUNE_DATA_DIR: the embedded server's data and state. (Default: './.kitsune') */
   dataDir: string;
   /** KITSUNE_REGISTRY: the command registry file. (Default: './commands/registry.yaml') */
@@ -107,6 +133,8 @@ export const configDefaults = {
   batchMaxItems: 500,
   logLevel: 'info',
   serviceName: 'kitsune',
+  schemaRegistryWireFormat: 'header',
+  schemaRegistryTimeoutMs: 10_000,
 } as const satisfies Record<string, string | number>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -162,6 +190,29 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`KAFKA_BROKERS entry '${broker}' is not host:port`);
     }
   }
+  const schemaRegistry = (): SchemaRegistryConfig | undefined => {
+    const raw = url('KITSUNE_SCHEMA_REGISTRY_URL');
+    const wireFormat = text('KITSUNE_SCHEMA_REGISTRY_WIRE_FORMAT') ?? configDefaults.schemaRegistryWireFormat;
+    if (wireFormat !== 'header' && wireFormat !== 'confluent') {
+      problems.push(`KITSUNE_SCHEMA_REGISTRY_WIRE_FORMAT must be header or confluent (got '${wireFormat}')`);
+    }
+    const timeoutMs = integer('KITSUNE_SCHEMA_REGISTRY_TIMEOUT_MS', configDefaults.schemaRegistryTimeoutMs, 100, 600_000);
+    if (raw === undefined || !URL.canParse(raw)) return undefined;
+    // fetch() refuses URLs that carry credentials: move them to the Authorization header.
+    const parsed = new URL(raw);
+    const username = text('KITSUNE_SCHEMA_REGISTRY_USERNAME') ?? (parsed.username === '' ? undefined : decodeURIComponent(parsed.username));
+    const password = text('KITSUNE_SCHEMA_REGISTRY_PASSWORD') ?? (parsed.password === '' ? undefined : decodeURIComponent(parsed.password));
+    parsed.username = '';
+    parsed.password = '';
+    return {
+      url: parsed.href.replace(/\/+$/, ''),
+      username,
+      password,
+      wireFormat: wireFormat === 'confluent' ? 'confluent' : 'header',
+      timeoutMs,
+    };
+  };
+
   const logLevel = text('KITSUNE_LOG_LEVEL') ?? configDefaults.logLevel;
   if (!logLevels.has(logLevel)) problems.push(`KITSUNE_LOG_LEVEL must be one of ${[...logLevels].join(', ')} (got '${logLevel}')`);
 
@@ -182,6 +233,7 @@ export function loadConfig(env: Env = process.env): Config {
     lokiBatchBytes: integer('KITSUNE_LOKI_BATCH_BYTES', configDefaults.lokiBatchBytes, 1_024, 64 * 1_048_576),
     lokiBatchWaitMs: integer('KITSUNE_LOKI_BATCH_WAIT_MS', configDefaults.lokiBatchWaitMs, 0, 60_000),
     lokiTimeoutMs: integer('KITSUNE_LOKI_TIMEOUT_MS', configDefaults.lokiTimeoutMs, 100, 600_000),
+    schemaRegistry: schemaRegistry(),
     dataDir: resolve(text('KITSUNE_DATA_DIR') ?? configDefaults.dataDir),
     registryPath: resolve(text('KITSUNE_REGISTRY') ?? configDefaults.registryPath),
     migrationsDir: resolve(text('KITSUNE_MIGRATIONS_DIR') ?? configDefaults.migrationsDir),

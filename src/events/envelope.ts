@@ -3,6 +3,7 @@
  * so consumers written for the seed keep working.
  */
 import { ErrorCodes, KitsuneError } from '../errors.ts';
+import { unframe } from './wire-format.ts';
 
 export const LogLevels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
 export type LogLevel = (typeof LogLevels)[number];
@@ -40,13 +41,14 @@ function invalid(reason: string): KitsuneError {
 }
 
 /**
- * Parses and checks the envelope of a consumed record. Throws a non-retryable INVALID_MESSAGE
- * error naming the first problem, so the record is dead-lettered with that reason.
+ * Parses and checks the envelope of a consumed record, plain JSON or in Confluent's wire format
+ * (wire-format.ts). Throws a non-retryable INVALID_MESSAGE error naming the first problem, so the
+ * record is dead-lettered with that reason.
  */
 export function decodeEvent(bytes: Buffer): CommandEvent {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse((unframe(bytes)?.json ?? bytes).toString('utf8'));
   } catch (error) {
     throw new KitsuneError(ErrorCodes.INVALID_MESSAGE, 'malformed event: not JSON', { retryable: false, cause: error });
   }

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Registry } from '../../commands/index.ts';
 import { toError } from '../../errors.ts';
+import type { DbRecordStamp } from '../../schema-registry/index.ts';
 import type { Publisher } from '../../transport/types.ts';
 import type { ApiKey, ApiKeys } from './api-keys.ts';
 import { registerCatalogRoutes } from './catalog.ts';
@@ -34,6 +35,8 @@ export interface ApiDeps {
   publisher: Publisher;
   topics: { dbEvents: string; appLogs: string };
   limits: ApiLimits;
+  /** Names each db-events record's schema id when a schema registry is configured. */
+  stampDbRecord?: DbRecordStamp | undefined;
   /** undefined: no authentication, `source` comes from the body. */
   apiKeys?: ApiKeys | undefined;
   readiness?: readonly ReadinessCheck[];

@@ -57,8 +57,10 @@ export function registerExecuteRoutes(
 
   /** Publishes both records of every command; rejects with 503 if the broker does not acknowledge in time. */
   const publish = async (request: FastifyRequest, commands: readonly PreparedCommand[]): Promise<void> => {
+    const { stampDbRecord: stamp } = deps;
+    const dbRecords = stamp ? commands.map((c) => stamp(c.dbRecord, c.event.command, c.event.version)) : commands.map((c) => c.dbRecord);
     const sent = Promise.all([
-      deps.publisher.publish(deps.topics.dbEvents, commands.map((c) => c.dbRecord)),
+      deps.publisher.publish(deps.topics.dbEvents, dbRecords),
       deps.publisher.publish(deps.topics.appLogs, commands.map((c) => c.logRecord)),
     ]);
     let timer: NodeJS.Timeout | undefined;

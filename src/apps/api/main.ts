@@ -29,6 +29,7 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     publisher: transport,
     topics: { dbEvents: config.topics.dbEvents, appLogs: config.topics.appLogs },
     limits: { ...config.ingest, bodyLimitBytes: config.http.bodyLimitBytes, maxJsonDepth: config.http.maxJsonDepth },
+    stampDbRecord: runtime.schemaRegistry?.stamp,
     apiKeys,
     readiness,
     results: pool ? new ResultWaiter(pool) : undefined,

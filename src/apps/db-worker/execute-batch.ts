@@ -97,13 +97,15 @@ export interface Prepared {
 }
 
 /** Decodes and validates without touching the database; a bad event is marked for the DLQ. */
-function prepare(message: ReceivedMessage, registry: Registry): Prepared {
+function prepare(message: ReceivedMessage, registry: Registry, rejectedBefore: ExecuteOptions['rejected']): Prepared {
   let event: CommandEvent;
   try {
     event = decodeEvent(message.value);
   } catch (error) {
     return { message, rejected: { reason: toError(error).message, code: ErrorCodes.INVALID_MESSAGE } };
   }
+  const early = rejectedBefore?.get(message);
+  if (early) return { message, event, rejected: early };
   const entry = registry.get(event.command, event.version);
   if (!entry) return { message, event, rejected: { reason: `unknown command ${event.command} version ${event.version}`, code: ErrorCodes.INVALID_MESSAGE } };
   const checked = entry.validate(event.payload);
@@ -117,6 +119,8 @@ function prepare(message: ReceivedMessage, registry: Registry): Prepared {
 export interface ExecuteOptions {
   /** A transient failure of the same event this many times dead-letters it. (Default: 10) */
   maxTransientAttempts: number;
+  /** Records already found bad before the batch (a schema registry's check): dead-lettered with that reason. */
+  rejected?: ReadonlyMap<ReceivedMessage, FailureInfo> | undefined;
 }
 
 /**
@@ -124,7 +128,7 @@ export interface ExecuteOptions {
  * (nothing committed) or EventRetryError (a prefix committed, its outcomes attached).
  */
 export async function executeBatch(pool: pg.Pool, registry: Registry, batch: readonly ReceivedMessage[], options: ExecuteOptions): Promise<Outcome[]> {
-  const prepared = batch.map((message) => prepare(message, registry));
+  const prepared = batch.map((message) => prepare(message, registry, options.rejected));
   let client: pg.PoolClient;
   try {
     client = await pool.connect();

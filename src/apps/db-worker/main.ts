@@ -12,6 +12,7 @@ export async function startDbWorker(runtime: Runtime, hooks?: DbWorkerHooks): Pr
     topics: { dbEvents: config.topics.dbEvents, dbResults: config.topics.dbResults },
     group: `${config.groupId}.db-worker`,
     logger: logger.child({ component: 'db-worker' }),
+    ...(runtime.schemaRegistry ? { checkEvents: runtime.schemaRegistry.check } : {}),
     ...(hooks ? { hooks } : {}),
   });
   await worker.start();

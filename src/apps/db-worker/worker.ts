@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../../commands/index.ts';
 import { PartialBatchError } from '../../transport/partial-batch.ts';
 import { CircuitBreaker, deadLetterMessage, type CircuitState } from '../../transport/middleware/index.ts';
+import type { EventSchemaCheck } from '../../schema-registry/index.ts';
 import type { OutgoingMessage, ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
 import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from './execute-batch.ts';
 
@@ -52,6 +53,8 @@ export interface DbWorkerDeps {
   logger: Logger;
   options?: Partial<DbWorkerOptions>;
   hooks?: DbWorkerHooks;
+  /** Checks records against the schemas they name (schema registry); its rejections are dead-lettered. */
+  checkEvents?: EventSchemaCheck;
 }
 
 export interface DbWorker {
@@ -138,9 +141,11 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     const partition = batch[0]?.partition ?? 0;
     const started = process.hrtime.bigint();
     try {
+      // Outside the breaker: a schema registry that cannot answer is not a database outage.
+      const rejected = await deps.checkEvents?.(batch);
       await breaker.execute(async () => {
         try {
-          await publishOutcomes(await executeBatch(deps.pool, deps.registry, batch, options));
+          await publishOutcomes(await executeBatch(deps.pool, deps.registry, batch, rejected ? { ...options, rejected } : options));
         } catch (error) {
           if (!(error instanceof EventRetryError)) throw error;
           await publishOutcomes(error.outcomes);
