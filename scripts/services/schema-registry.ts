@@ -89,21 +89,26 @@ async function unpacked(release: Release): Promise<string> {
   const dir = join(cacheRoot(), `apicurio-registry-${release.version}`);
   if (existsSync(join(dir, release.jar))) return dir;
   const staging = `${dir}.${process.pid}.tmp`;
-  await rm(staging, { recursive: true, force: true });
+  const cleanUp = (): Promise<unknown> => Promise.all([rm(staging, { recursive: true, force: true }), rm(`${staging}.markers`, { recursive: true, force: true })]);
+  await cleanUp();
   await mkdir(staging, { recursive: true });
   const args = ['-q', '-B', '-f', pomFile, 'dependency:unpack-dependencies', `-Dapicurio.version=${release.version}`, `-DoutputDirectory=${staging}`];
   await run('mvn', args, { maxBuffer: 16 * 1024 * 1024 }).catch(async (error: unknown) => {
-    await rm(staging, { recursive: true, force: true });
+    await cleanUp();
     const output = error as { stdout?: string; stderr?: string };
     throw new Error(`mvn could not fetch Apicurio Registry ${release.version}:\n${output.stdout ?? ''}${output.stderr ?? ''}`, { cause: error });
   });
-  if (!existsSync(join(staging, release.jar))) throw new Error(`Apicurio Registry ${release.version} unpacked without ${release.jar} (in ${staging})`);
+  await rm(`${staging}.markers`, { recursive: true, force: true });
+  if (!existsSync(join(staging, release.jar))) {
+    await cleanUp();
+    throw new Error(`Apicurio Registry ${release.version} unpacked without ${release.jar}`);
+  }
   try {
     await rename(staging, dir);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-    await rm(staging, { recursive: true, force: true });
+    await cleanUp();
   }
   return dir;
 }
