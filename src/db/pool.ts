@@ -23,6 +23,9 @@ export function createPool(options: PoolOptions): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
-  pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection failed; it will be replaced'));
+  // Logged as code and message: pg hangs the whole client (its socket, its parser) on the error.
+  pool.on('error', (error: Error & { code?: string }) =>
+    options.logger?.warn({ err: { type: error.name, code: error.code, message: error.message } }, 'idle PostgreSQL connection failed; it will be replaced'),
+  );
   return pool;
 }
