@@ -5,60 +5,58 @@
  * the Postgres log in that database. They never start a server or apply migrations: they look at
  * the instance as it is.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { isAlive } from '../db/embedded.ts';
 import { createPool } from '../db/pool.ts';
-import { ErrorCodes, KitsuneError } from '../errors.ts';
 import { createKafkaTransport } from '../transport/kafka/index.ts';
 import { createPostgresTransport } from '../transport/postgres/index.ts';
 import type { Transport } from '../transport/types.ts';
-import { UsageError } from './runtime.ts';
+import { startEmbeddedInstance } from './embedded.ts';
+import { CliError, ExitCodes } from './exit-codes.ts';
+import { instanceFilePath, isKitsuneAlive, readInstance } from './instance.ts';
 
 export interface FoundDatabase {
   dsn: string;
   /** For messages: "POSTGRES_DSN" or "the embedded PostgreSQL of kitsune start (pid 123)". */
   from: string;
+  /** Set when this command started the embedded server itself: stops it and frees the data directory. */
+  stop?: () => Promise<void>;
 }
 
-interface EmbeddedState {
-  dsn?: unknown;
-  postgresPid?: unknown;
-  kitsunePid?: unknown;
-}
+/** The embedded.json that `kitsune start` keeps while it runs (see cli/instance.ts). */
+export const embeddedStatePath = (config: Config): string => instanceFilePath(config.dataDir);
 
-/** The embedded.json that `kitsune start` keeps while it runs (see cli/runtime.ts). */
-export const embeddedStatePath = (config: Config): string => join(config.dataDir, 'embedded.json');
-
-/** POSTGRES_DSN, or the embedded server of a `kitsune start` that is still running. */
-export async function findDatabase(config: Config, command: string): Promise<FoundDatabase> {
+/**
+ * The database a command works on, found the same way by every command: POSTGRES_DSN; else the
+ * embedded server of a live `kitsune start` on KITSUNE_DATA_DIR; else, when `options.startWith`
+ * is given (`migrate`, `reset`), the embedded server started for the command and stopped by
+ * `stop()`. Exit 7 when there is none.
+ */
+export async function findDatabase(config: Config, command: string, options: { startWith?: Logger } = {}): Promise<FoundDatabase> {
   if (config.postgresDsn) return { dsn: config.postgresDsn, from: 'POSTGRES_DSN' };
-  const path = embeddedStatePath(config);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new UsageError(
-      `${command}: no database to look at. Set POSTGRES_DSN, or run \`kitsune start\` first ` +
-        `(its embedded PostgreSQL is found through ${path}; set KITSUNE_DATA_DIR if it runs with another data directory)`,
-    );
+  const path = instanceFilePath(config.dataDir);
+  const state = await readInstance(config.dataDir);
+  if (state && isKitsuneAlive(state.kitsunePid)) {
+    if (state.dsn === undefined || state.postgresPid === undefined || !isAlive(state.postgresPid)) {
+      throw new CliError(ExitCodes.database, `${command}: kitsune ${state.command} (pid ${state.kitsunePid}) is still starting its PostgreSQL; try again in a moment`);
+    }
+    return { dsn: state.dsn, from: `the embedded PostgreSQL of kitsune ${state.command} (pid ${state.kitsunePid})` };
   }
-  const state = JSON.parse(text) as EmbeddedState;
-  const { dsn, postgresPid, kitsunePid } = state;
-  if (typeof dsn !== 'string' || typeof postgresPid !== 'number' || typeof kitsunePid !== 'number') {
-    throw new UsageError(`${command}: ${path} is not what kitsune start writes; delete it and run \`kitsune start\` again`);
+  if (options.startWith) {
+    const name = command.replace(/^kitsune /, '');
+    const instance = await startEmbeddedInstance(config, name, options.startWith);
+    return { dsn: instance.dsn, from: `the embedded PostgreSQL in ${config.dataDir}`, stop: () => instance.stop() };
   }
   // A crashed `kitsune start` leaves the file behind; its DSN points at a port nobody serves.
-  if (!isAlive(kitsunePid) || !isAlive(postgresPid)) {
-    throw new UsageError(
-      `${command}: ${path} names a kitsune start (pid ${kitsunePid}) that is no longer running. ` +
-        'Run `kitsune start` again (its data is kept), or set POSTGRES_DSN',
-    );
-  }
-  return { dsn, from: `the embedded PostgreSQL of kitsune start (pid ${kitsunePid})` };
+  throw new CliError(
+    ExitCodes.database,
+    state
+      ? `${command}: ${path} names a kitsune ${state.command} (pid ${state.kitsunePid}) that is no longer running. Run \`kitsune start\` again (its data is kept), or set POSTGRES_DSN`
+      : `${command}: no database to look at. Set POSTGRES_DSN, or run \`kitsune start\` first ` +
+          `(its embedded PostgreSQL is found through ${path}; set KITSUNE_DATA_DIR if it runs with another data directory)`,
+  );
 }
 
 /** A logger for operator commands: stdout is for their output, so logs go to stderr, warnings up. */
@@ -81,10 +79,7 @@ export async function openCliDatabase(config: Config, command: string, logger: L
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end();
-    throw new KitsuneError(ErrorCodes.UNAVAILABLE, `${command}: cannot connect to PostgreSQL (${found.from}): ${(error as Error).message}`, {
-      retryable: true,
-      cause: error,
-    });
+    throw new CliError(ExitCodes.database, `${command}: cannot connect to PostgreSQL (${found.from}): ${(error as Error).message}`, { cause: error });
   }
   return { pool, from: found.from, close: () => pool.end() };
 }

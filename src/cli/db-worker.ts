@@ -2,10 +2,11 @@ import { parseArgs } from 'node:util';
 import { startDbWorker } from '../apps/db-worker/main.ts';
 import { dbWorkerMetrics } from '../apps/db-worker/metrics.ts';
 import { createMetricsRegistry } from '../observability/metrics.ts';
-import { serveWorkerMetrics } from './worker-metrics.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { openRuntime } from './runtime.ts';
-import { onShutdownSignal } from './shutdown.ts';
+import { roleAddress } from './preflight.ts';
+import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
+import { serveWorkerMetrics } from './worker-metrics.ts';
 
 const help = `usage: kitsune db-worker
 
@@ -25,14 +26,22 @@ export async function runDbWorkerCommand(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
+  void listenForShutdown();
   loadDotEnv();
-  const runtime = await openRuntime(loadConfig(), { role: 'db-worker', allowEmbedded: false, needsPostgres: true });
-  const metrics = createMetricsRegistry({ service: runtime.config.serviceName, role: 'db-worker' });
-  const worker = await startDbWorker(runtime, dbWorkerMetrics(metrics));
-  const stopMetrics = await serveWorkerMetrics(runtime.config, metrics, 9464, runtime.logger);
+  const config = loadConfig();
+  const metricsAt = roleAddress('db-worker', config);
+  const runtime = await openRuntime(config, { role: 'db-worker', allowEmbedded: false, needsPostgres: true });
+  try {
+    const metrics = createMetricsRegistry({ service: config.serviceName, role: 'db-worker' });
+    const worker = await startDbWorker(runtime, dbWorkerMetrics(metrics));
+    runtime.defer(() => worker.stop());
+    const stopMetrics = await serveWorkerMetrics(metrics, metricsAt, runtime.logger);
+    runtime.defer(stopMetrics);
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
   await onShutdownSignal(runtime.logger);
-  await worker.stop();
-  await stopMetrics();
   await runtime.close();
   runtime.logger.info('DB worker stopped');
   return 0;

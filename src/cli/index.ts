@@ -2,60 +2,77 @@
  * `kitsune <command>`: one binary, several roles (DESIGN.md §1). Each command's module builds
  * what it needs from the configuration; this file only dispatches and reports errors.
  */
-import { KitsuneError } from '../errors.ts';
-import { runApiCommand } from './api.ts';
-import { runCommandsCommand } from './commands.ts';
-import { runDbWorkerCommand } from './db-worker.ts';
-import { runDlqCommand } from './dlq.ts';
-import { runLogWorkerCommand } from './log-worker.ts';
-import { runMigrateCommand } from './migrate.ts';
-import { UsageError } from './runtime.ts';
-import { runSendCommand } from './send.ts';
-import { runStartCommand } from './start.ts';
+import { ExitCodes } from './exit-codes.ts';
+import { preflight, roles, type Role } from './preflight.ts';
+import { describeFailure } from './report.ts';
+import { kitsuneVersion } from './version.ts';
 
 interface CliCommand {
   summary: string;
-  run(argv: string[]): Promise<number>;
+  /** Loaded on use: `kitsune --version` or a refused start need not load Fastify, pg and Kafka. */
+  load(): Promise<(argv: string[]) => Promise<number>>;
 }
 
 const commands = new Map<string, CliCommand>([
-  ['start', { summary: 'run the API and both workers in one process (embedded defaults)', run: runStartCommand }],
-  ['api', { summary: 'run the HTTP API (POST /execute)', run: runApiCommand }],
-  ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', run: runDbWorkerCommand }],
-  ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', run: runLogWorkerCommand }],
-  ['migrate', { summary: "apply Kitsune's and your migrations to POSTGRES_DSN", run: runMigrateCommand }],
-  ['commands', { summary: 'list the command registry, or check that PostgreSQL prepares every statement', run: runCommandsCommand }],
-  ['dlq', { summary: 'list, show, replay (--dry-run) or purge dead letters', run: runDlqCommand }],
-  ['send', { summary: 'send one command to a running API (--payload, --wait)', run: runSendCommand }],
+  ['start', { summary: 'run the API and both workers in one process (embedded defaults)', load: async () => (await import('./start.ts')).runStartCommand }],
+  ['api', { summary: 'run the HTTP API (POST /execute)', load: async () => (await import('./api.ts')).runApiCommand }],
+  ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', load: async () => (await import('./db-worker.ts')).runDbWorkerCommand }],
+  ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', load: async () => (await import('./log-worker.ts')).runLogWorkerCommand }],
+  ['migrate', { summary: "apply Kitsune's and your migrations (POSTGRES_DSN, or the embedded PostgreSQL)", load: async () => (await import('./migrate.ts')).runMigrateCommand }],
+  ['commands', { summary: 'list the command registry, or check that PostgreSQL prepares every statement', load: async () => (await import('./commands.ts')).runCommandsCommand }],
+  ['dlq', { summary: 'list, show, replay (--dry-run) or purge dead letters', load: async () => (await import('./dlq.ts')).runDlqCommand }],
+  ['send', { summary: 'send one command to a running API (--payload, --wait)', load: async () => (await import('./send.ts')).runSendCommand }],
 ]);
+
+const isRole = (name: string): name is Role => (roles as readonly string[]).includes(name);
 
 function usage(): string {
   const lines = [...commands].map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`);
-  return `usage: kitsune <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun kitsune <command> --help for a command's options.\n`;
+  return (
+    `usage: kitsune <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n` +
+    'Every command takes --help for its options, and --verbose to show stack traces on failure.\n' +
+    'kitsune --version prints the version. Exit codes: docs/cli.md.\n'
+  );
+}
+
+/** Takes --verbose out of the arguments wherever it is (before a `--`), so every command accepts it. */
+function takeVerbose(argv: string[]): { verbose: boolean; rest: string[] } {
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  const rest = head.filter((arg) => arg !== '--verbose');
+  return { verbose: rest.length !== head.length, rest: end === -1 ? rest : [...rest, ...argv.slice(end)] };
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
-    return name === undefined ? 2 : 0;
+    return name === undefined ? ExitCodes.usage : ExitCodes.ok;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`kitsune ${kitsuneVersion()}\n`);
+    return ExitCodes.ok;
   }
   const command = commands.get(name);
   if (!command) {
     process.stderr.write(`kitsune: unknown command "${name}"\n\n${usage()}`);
-    return 2;
+    return ExitCodes.usage;
   }
-  return command.run(rest);
+  if (isRole(name)) await preflight(name, rest);
+  return (await command.load())(rest);
 }
 
-main(process.argv.slice(2)).then(
+const { verbose, rest: args } = takeVerbose(process.argv.slice(2));
+main(args).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    // Kitsune's own errors say what to fix; a stack trace would only bury that. Anything else is a bug.
-    const known = error instanceof KitsuneError || error instanceof UsageError;
-    process.stderr.write(`kitsune: ${error instanceof Error ? (known ? error.message : (error.stack ?? error.message)) : String(error)}\n`);
-    process.exitCode = 1;
+    const { code, text } = describeFailure(error, commands.has(args[0] ?? '') ? args[0] : undefined, verbose);
+    process.stderr.write(text);
+    // Whatever the command left open (a socket, a timer) must not keep a failed process alive: a
+    // supervisor restarts what exits. The command has already closed what it started (its
+    // embedded PostgreSQL included), and stderr to a pipe or file is written synchronously.
+    process.exit(code);
   },
 );

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { startLogWorker } from '../apps/log-worker/main.ts';
+import { startLogWorker, type RunningLogWorker } from '../apps/log-worker/main.ts';
 import type { LogWorkerCounters } from '../apps/log-worker/metrics.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { createMetricsRegistry } from '../observability/metrics.ts';
 import { openRuntime } from './runtime.ts';
-import { onShutdownSignal } from './shutdown.ts';
+import { roleAddress } from './preflight.ts';
+import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 import { serveWorkerMetrics } from './worker-metrics.ts';
 
 const help = `usage: kitsune log-worker
@@ -30,21 +31,25 @@ export async function runLogWorkerCommand(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
+  void listenForShutdown();
   loadDotEnv();
   const config = loadConfig();
+  const metricsAt = roleAddress('log-worker', config);
   const runtime = await openRuntime(config, { role: 'log-worker', allowEmbedded: false, needsPostgres: config.lokiUrl === undefined });
+  let worker: RunningLogWorker;
   try {
     const registry = createMetricsRegistry({ service: config.serviceName, role: 'log-worker' });
-    const worker = await startLogWorker(runtime, registry);
-    const stopMetrics = await serveWorkerMetrics(config, registry, 9465, runtime.logger);
+    worker = await startLogWorker(runtime, registry);
+    runtime.defer(() => worker.stop());
+    runtime.defer(await serveWorkerMetrics(registry, metricsAt, runtime.logger));
     runtime.logger.info({ sink: worker.sink, topic: config.topics.appLogs }, 'log worker started');
-    await onShutdownSignal(runtime.logger);
-    await worker.stop();
-    await stopMetrics();
-    runtime.logger.info({ counters: plain(worker.worker.counters()) }, 'log worker stopped');
-  } finally {
+  } catch (error) {
     await runtime.close();
+    throw error;
   }
+  await onShutdownSignal(runtime.logger);
+  await runtime.close();
+  runtime.logger.info({ counters: plain(worker.worker.counters()) }, 'log worker stopped');
   return 0;
 }
 

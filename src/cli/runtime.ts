@@ -3,21 +3,19 @@
  * server, or the embedded one in `kitsune start`), migrations, transport, registry. `close()`
  * releases them in reverse order.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { loadRegistry, type Registry } from '../commands/index.ts';
 import type { Config } from '../config/index.ts';
-import { reachableByOthers, startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
 import { migrate, migrationFolders } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openSchemaRegistry, type SchemaRegistryRuntime } from '../schema-registry/index.ts';
 import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
 import type { Transport } from '../transport/types.ts';
-import { freePort } from './ports.ts';
+import { startEmbeddedInstance, type EmbeddedInstance } from './embedded.ts';
+import { CliError, ExitCodes } from './exit-codes.ts';
+import { brokerFailure, databaseFailure, registryFailure } from './startup-errors.ts';
 
 export interface Runtime {
   config: Config;
@@ -29,6 +27,11 @@ export interface Runtime {
   schemaRegistry: SchemaRegistryRuntime | undefined;
   /** True when PostgreSQL is the embedded server this process started. */
   embedded: boolean;
+  /** That server and this process's claim on the data directory, when embedded. */
+  instance: EmbeddedInstance | undefined;
+  /** Runs `closer` first on close(): what a role starts on top of the runtime (workers, the API). */
+  defer(closer: () => Promise<void>): void;
+  /** Releases everything in reverse order of opening; idempotent. */
   close(): Promise<void>;
 }
 
@@ -40,57 +43,51 @@ export interface RuntimeOptions {
   needsPostgres: boolean;
 }
 
-export class UsageError extends Error {}
+/** Bad usage (exit 2); kept here for the modules that import it from the runtime. */
+export { UsageError } from './exit-codes.ts';
 
 /**
- * Where the embedded cluster lives: `<dataDir>/postgres`, unless we are root and the `postgres`
- * user (which PostgreSQL runs as) cannot enter its parents, as in a checkout under /root. Then
- * a directory under /var/lib/kitsune named after the data directory, so each checkout keeps its
- * own data across restarts.
+ * Opens what `options.role` needs, cheapest check first: the registry (so a wrong folder fails
+ * before anything starts), the embedded PostgreSQL or POSTGRES_DSN, migrations, the transport. A
+ * failure closes what was opened and throws a CliError naming the fix and its exit code.
  */
-function embeddedDataDir(dataDir: string): string {
-  const preferred = join(dataDir, 'postgres');
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root || reachableByOthers(preferred)) return preferred;
-  return join('/var/lib/kitsune', createHash('sha256').update(dataDir).digest('hex').slice(0, 16), 'postgres');
-}
-
 export async function openRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
   const logger = createLogger({ level: config.logLevel, service: config.serviceName, role: options.role });
   const closers: Array<() => Promise<void>> = [];
-  const close = async (): Promise<void> => {
-    for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'error while closing'));
-  };
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'error while closing'));
+    })());
+  const command = options.role;
   try {
+    const registry = await loadRegistry(config.registryPath).catch((error: unknown) => {
+      throw registryFailure(error, config, command);
+    });
     let dsn = config.postgresDsn;
     let embedded = false;
+    let instance: EmbeddedInstance | undefined;
     if (!dsn && (options.needsPostgres || !config.kafkaBrokers)) {
       if (!options.allowEmbedded) {
-        throw new UsageError(
-          `kitsune ${options.role}: set POSTGRES_DSN${config.kafkaBrokers ? '' : ' (and KAFKA_BROKERS for Kafka)'}, or run \`kitsune start\`, which runs an embedded PostgreSQL`,
+        throw new CliError(
+          ExitCodes.config,
+          `kitsune ${command}: set POSTGRES_DSN${config.kafkaBrokers ? '' : ' (and KAFKA_BROKERS for Kafka)'}, or run \`kitsune start\`, which runs an embedded PostgreSQL`,
         );
       }
-      const started = Date.now();
-      const dataDir = embeddedDataDir(config.dataDir);
-      if (dataDir !== join(config.dataDir, 'postgres')) {
-        logger.warn({ dataDir }, "the 'postgres' user cannot enter the data directory's parents; keeping the embedded cluster here instead");
-      }
-      await mkdir(config.dataDir, { recursive: true });
-      const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), logFile: join(config.dataDir, 'postgres.log') });
-      closers.push(() => stopByPid(server.pid, 'SIGINT'));
-      dsn = server.dsn;
+      const started = await startEmbeddedInstance(config, command, logger);
+      closers.push(() => started.stop());
+      instance = started;
+      dsn = started.dsn;
       embedded = true;
-      await writeFile(join(config.dataDir, 'embedded.json'), `${JSON.stringify({ dsn: server.dsn, postgresPid: server.pid, kitsunePid: process.pid })}\n`);
-      closers.push(() => rm(join(config.dataDir, 'embedded.json'), { force: true }));
-      logger.info({ dataDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
     }
     const pool = dsn ? createPool({ dsn, applicationName: `kitsune-${options.role}`, logger, max: 20 }) : undefined;
-    if (pool) {
+    if (pool && dsn) {
       closers.push(() => pool.end());
-      const applied = await migrate(pool, migrationFolders(config.migrationsDir));
+      const applied = await migrate(pool, migrationFolders(config.migrationsDir)).catch((error: unknown) => {
+        throw databaseFailure(error, dsn, embedded, command);
+      });
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
-    const registry = await loadRegistry(config.registryPath);
     const schemaRegistry = config.schemaRegistry ? await openSchemaRegistry(config.schemaRegistry, registry, config.topics.dbEvents) : undefined;
     if (schemaRegistry) {
       const { added, existing } = schemaRegistry.registration;
@@ -98,8 +95,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     }
     const transport = createTransport(config, pool, logger);
     closers.push(() => transport.close());
-    await transport.ensureTopics(kitsuneTopics(config));
-    return { config, logger, pool, transport, registry, schemaRegistry, embedded, close };
+    await transport.ensureTopics(kitsuneTopics(config)).catch((error: unknown) => {
+      throw config.kafkaBrokers ? brokerFailure(error, config, command) : databaseFailure(error, dsn ?? '', embedded, command);
+    });
+    const defer = (closer: () => Promise<void>): void => void closers.push(closer);
+    return { config, logger, pool, transport, registry, schemaRegistry, embedded, instance, defer, close };
   } catch (error) {
     await close();
     throw error;

@@ -5,8 +5,10 @@ import { dbWorkerMetrics } from '../apps/db-worker/metrics.ts';
 import { startLogWorker } from '../apps/log-worker/main.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { createMetricsRegistry } from '../observability/metrics.ts';
+import { listenFailure } from './ports.ts';
+import { roleAddress } from './preflight.ts';
 import { openRuntime } from './runtime.ts';
-import { onShutdownSignal } from './shutdown.ts';
+import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 
 const help = `usage: kitsune start
 
@@ -28,32 +30,46 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const started = Date.now();
+  void listenForShutdown();
   loadDotEnv();
-  const runtime = await openRuntime(loadConfig(), { role: 'start', allowEmbedded: true, needsPostgres: true });
-  const { config, logger } = runtime;
+  const config = loadConfig();
+  const listen = roleAddress('start', config);
+  const runtime = await openRuntime(config, { role: 'start', allowEmbedded: true, needsPostgres: true });
+  const { logger } = runtime;
   const metrics = createMetricsRegistry({ service: config.serviceName, role: 'all' });
+  let url: string;
   try {
     const dbWorker = await startDbWorker(runtime, dbWorkerMetrics(metrics));
+    runtime.defer(() => dbWorker.stop());
     const logWorker = await startLogWorker(runtime, metrics);
-    const api = await startApi(runtime, metrics);
-    const mode = [
-      runtime.embedded ? 'embedded PostgreSQL' : 'PostgreSQL',
-      config.kafkaBrokers ? 'Kafka' : 'Postgres log',
-      config.lokiUrl ? 'Loki' : 'logs in PostgreSQL',
-    ].join(', ');
-    logger.info({ url: api.url, seconds: (Date.now() - started) / 1000, mode }, 'Kitsune is ready');
-    process.stderr.write(
-      `\nKitsune is ready at ${api.url} (${mode}) in ${((Date.now() - started) / 1000).toFixed(1)} s. Try:\n\n` +
-        `  curl -s -X POST ${api.url}/execute -H 'content-type: application/json' \\\n` +
-        `    -d '{"command":"create_user","version":"1","payload":{"name":"Ada","email":"ada@example.com"},"log":{"level":"INFO","message":"User created"}}'\n` +
-        `  curl -s '${api.url}/events/<id>?wait=5'\n\nCtrl-C stops it.\n\n`,
-    );
-    await onShutdownSignal(logger);
-    await api.stop();
-    await Promise.all([dbWorker.stop(), logWorker.stop()]);
-  } finally {
+    runtime.defer(() => logWorker.stop());
+    const api = await startApi(runtime, metrics).catch((error: unknown) => {
+      throw listenFailure(error, listen);
+    });
+    runtime.defer(() => api.stop());
+    url = api.url;
+    await runtime.instance?.claim.update({ url });
+  } catch (error) {
     await runtime.close();
+    throw error;
   }
+  const mode = [
+    runtime.embedded ? 'embedded PostgreSQL' : 'PostgreSQL',
+    config.kafkaBrokers ? 'Kafka' : 'Postgres log',
+    config.lokiUrl ? 'Loki' : 'logs in PostgreSQL',
+  ].join(', ');
+  const seconds = (Date.now() - started) / 1000;
+  logger.info({ url, seconds, mode }, 'Kitsune is ready');
+  // Printed only now that the API listens, so the curl below answers.
+  process.stderr.write(
+    `\nKitsune is ready at ${url} (${mode}) in ${seconds.toFixed(1)} s. Try:\n\n` +
+      `  curl -s -X POST ${url}/execute -H 'content-type: application/json' \\\n` +
+      `    -d '{"command":"create_user","version":"1","payload":{"name":"Ada","email":"ada@example.com"},"log":{"level":"INFO","message":"User created"}}'\n` +
+      `  curl -s '${url}/events/<id>?wait=5'\n\nCtrl-C stops it.\n\n`,
+  );
+  await onShutdownSignal(logger);
+  // The API stops first (no new commands), then the log worker and the DB worker finish what they hold.
+  await runtime.close();
   logger.info('Kitsune stopped');
   return 0;
 }

@@ -1,13 +1,14 @@
 import type { Registry } from 'prom-client';
-import type { Config } from '../config/index.ts';
-import { serveMetrics } from '../observability/metrics-server.ts';
 import type { Logger } from 'pino';
+import { serveMetrics } from '../observability/metrics-server.ts';
+import { listenFailure, type ListenAddress } from './ports.ts';
 
-/** Serves a standalone worker's metrics on KITSUNE_METRICS_PORT (or the role's default port). */
-export async function serveWorkerMetrics(config: Config, registry: Registry, defaultPort: number, logger: Logger): Promise<() => Promise<void>> {
-  const port = config.metricsPort ?? defaultPort;
-  if (port === 0) return () => Promise.resolve();
-  const server = await serveMetrics(registry, port, config.http.host);
+/** Serves a standalone worker's metrics at `at` (port 0: not served); returns how to stop. Exit 5 when the port is taken. */
+export async function serveWorkerMetrics(registry: Registry, at: ListenAddress, logger: Logger): Promise<() => Promise<void>> {
+  if (at.port === 0) return () => Promise.resolve();
+  const server = await serveMetrics(registry, at.port, at.host).catch((error: unknown) => {
+    throw listenFailure(error, at);
+  });
   logger.info({ url: server.url }, 'metrics listening');
   return () => server.close();
 }

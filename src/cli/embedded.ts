@@ -1,0 +1,99 @@
+/**
+ * The embedded PostgreSQL of a data directory, started by the process that claims the directory
+ * (`kitsune start`, or `migrate`/`reset` when no `start` runs there). The claim is taken before the
+ * server starts, so a second start is refused with the first one's PID and URL instead of tripping
+ * over PostgreSQL's own lock.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { isAlive, reachableByOthers, startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
+import { toError } from '../errors.ts';
+import { CliError, ExitCodes } from './exit-codes.ts';
+import { claimDataDir, type InstanceClaim } from './instance.ts';
+import { freePort } from './ports.ts';
+
+export interface EmbeddedInstance {
+  dsn: string;
+  postgresPid: number;
+  claim: InstanceClaim;
+  /** Stops the server and releases the data directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Where the embedded cluster lives: `<dataDir>/postgres`, unless we are root and the `postgres`
+ * user (which PostgreSQL runs as) cannot enter its parents, as in a checkout under /root. Then
+ * a directory under /var/lib/kitsune named after the data directory, so each checkout keeps its
+ * own data across restarts.
+ */
+export function embeddedClusterDir(dataDir: string): string {
+  const preferred = join(dataDir, 'postgres');
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || reachableByOthers(preferred)) return preferred;
+  return join('/var/lib/kitsune', createHash('sha256').update(dataDir).digest('hex').slice(0, 16), 'postgres');
+}
+
+/**
+ * The PID of a live postgres server on `clusterDir`, from the cluster's postmaster.pid, checked
+ * against /proc so that only a postgres on this very cluster is ever touched.
+ */
+function orphanedPostgres(clusterDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return /postgres$/.test(args[0] ?? '') && args.includes(clusterDir) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Claims `config.dataDir` for `command` and starts its PostgreSQL; exit 6 or 7 when it cannot. */
+export async function startEmbeddedInstance(config: Config, command: string, logger: Logger): Promise<EmbeddedInstance> {
+  const claim = await claimDataDir(config.dataDir, command);
+  const started = Date.now();
+  const clusterDir = embeddedClusterDir(config.dataDir);
+  // A Kitsune killed with SIGKILL leaves its PostgreSQL running on the cluster; we own the data
+  // directory now, so stop it, or the new server would refuse the cluster's lock file.
+  const orphan = orphanedPostgres(clusterDir);
+  if (orphan !== undefined) {
+    logger.warn({ pid: orphan }, 'stopping the embedded PostgreSQL left running by a Kitsune that is gone');
+    await stopByPid(orphan, 'SIGINT');
+  }
+  if (clusterDir !== join(config.dataDir, 'postgres')) {
+    logger.warn({ dataDir: clusterDir }, "the 'postgres' user cannot enter the data directory's parents; keeping the embedded cluster here instead");
+  }
+  let server;
+  try {
+    // Detached: in its own process group, so a Ctrl-C in the terminal reaches Kitsune alone, which
+    // finishes its in-flight work on the database before it stops the server.
+    server = await startEmbeddedPostgres({ dataDir: clusterDir, port: await freePort(), logFile: join(config.dataDir, 'postgres.log'), detached: true });
+  } catch (error) {
+    await claim.release();
+    throw new CliError(ExitCodes.database, `kitsune ${command}: the embedded PostgreSQL did not start: ${toError(error).message}`, { cause: error });
+  }
+  const { pid, dsn } = server;
+  // A process.exit() before stop() (a second Ctrl-C, a fatal error) still asks the server to shut
+  // down: sending a signal is synchronous, so it works inside 'exit'. It is never left running.
+  const onExit = (): void => {
+    if (isAlive(pid)) process.kill(pid, 'SIGINT');
+  };
+  process.once('exit', onExit);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= stopByPid(pid, 'SIGINT').finally(() => {
+      process.removeListener('exit', onExit);
+      return claim.release();
+    }));
+  try {
+    await claim.update({ postgresPid: pid, dsn });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  logger.info({ dataDir: clusterDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
+  return { dsn, postgresPid: pid, claim, stop };
+}
