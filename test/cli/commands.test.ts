@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
+import { ExitCodes } from '../../src/cli/exit-codes.ts';
 import { migrate, migrationFolders } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { repoRoot } from '../../scripts/services/state.ts';
@@ -96,7 +97,7 @@ describe('finding the database of a running Kitsune', () => {
   test('with neither POSTGRES_DSN nor a running kitsune start, the error says what to do', async (t) => {
     const dir = await dataDir(t);
     const result = await kitsune(['dlq', 'list'], { KITSUNE_DATA_DIR: dir });
-    assert.equal(result.code, 1);
+    assert.equal(result.code, ExitCodes.database);
     assert.match(result.stderr, /no database to look at\. Set POSTGRES_DSN, or run `kitsune start` first/);
     assert.ok(result.stderr.includes(join(dir, 'embedded.json')));
   });
@@ -104,8 +105,9 @@ describe('finding the database of a running Kitsune', () => {
   test('the embedded.json of a running kitsune start is followed to its database', async (t) => {
     const dir = await dataDir(t);
     const dsn = await migratedDatabase(t);
-    // Stand-ins for the kitsune and postgres processes: the check is that those PIDs are alive.
-    const stand = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    // Stand-ins for the kitsune and postgres processes: the check is that those PIDs are alive
+    // (and, on Linux, that the first one's command line names kitsune).
+    const stand = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'kitsune'], { stdio: 'ignore' });
     t.after(() => stand.kill());
     await writeFile(join(dir, 'embedded.json'), JSON.stringify({ dsn, postgresPid: stand.pid, kitsunePid: stand.pid }));
     const result = await kitsune(['commands', 'check'], { KITSUNE_DATA_DIR: dir });
@@ -119,7 +121,7 @@ describe('finding the database of a running Kitsune', () => {
     await new Promise((resolveExit) => gone.once('exit', resolveExit));
     await writeFile(join(dir, 'embedded.json'), JSON.stringify({ dsn: 'postgres://127.0.0.1:1/x', postgresPid: gone.pid, kitsunePid: gone.pid }));
     const result = await kitsune(['dlq', 'list'], { KITSUNE_DATA_DIR: dir });
-    assert.equal(result.code, 1);
+    assert.equal(result.code, ExitCodes.database);
     assert.match(result.stderr, new RegExp(`names a kitsune start \\(pid ${gone.pid}\\) that is no longer running`));
   });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { chmod } from 'node:fs/promises';
 import { test } from 'node:test';
+import { ExitCodes } from '../../src/cli/exit-codes.ts';
 import { dataDir, kitsune, kitsuneJson, startKitsune } from './support.ts';
 
 test('with nothing configured, kitsune send, dlq and commands check all reach the embedded instance of kitsune start', { timeout: 180_000 }, async (t) => {
@@ -29,6 +30,6 @@ test('with nothing configured, kitsune send, dlq and commands check all reach th
 
   assert.equal(await running.stop(), 0);
   const after = await kitsune(['dlq', 'list'], env);
-  assert.equal(after.code, 1, 'a stopped instance removes its embedded.json');
+  assert.equal(after.code, ExitCodes.database, 'a stopped instance removes its embedded.json');
   assert.match(after.stderr, /run `kitsune start` first/);
 });

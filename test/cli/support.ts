@@ -33,9 +33,13 @@ export function cliEnv(own: Env): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs `kitsune <args>` to completion. */
-export function kitsune(args: string[], env: Env, timeoutMs = 60_000): Promise<CliResult> {
-  const child = spawn(process.execPath, ['bin/kitsune.js', ...args], { cwd: repoRoot, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `kitsune <args>` to completion (from the repository's root, or from `options.cwd`). */
+export function kitsune(args: string[], env: Env, timeoutMs = 60_000, options: { cwd?: string } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/kitsune.js'), ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: cliEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

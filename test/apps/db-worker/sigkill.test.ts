@@ -34,6 +34,7 @@ test('a worker killed with SIGKILL three times while 10,000 events flow applies 
     KITSUNE_TOPIC_DB_RESULTS: topics.dbResults,
     KITSUNE_TOPIC_APP_LOGS: `app-logs-${randomUUID()}`,
     KITSUNE_LOG_LEVEL: 'error',
+    KITSUNE_METRICS_PORT: '0', // another checkout's worker may hold the default port
   };
   let worker: ChildProcess | undefined;
   const startWorker = (): ChildProcess => spawn(process.execPath, ['bin/kitsune.js', 'db-worker'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -99,6 +99,7 @@ describe('kitsune log-worker killed with SIGKILL mid-stream', { skip: kafkaSkip 
       LOKI_URL: proxy.url,
       KITSUNE_LOKI_BATCH_WAIT_MS: '100',
       KITSUNE_LOG_LEVEL: 'warn',
+      KITSUNE_METRICS_PORT: '0', // several workers at once: a shared port would refuse the second
     };
     const children: Child[] = [];
     t.after(() => {
