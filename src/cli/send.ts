@@ -119,6 +119,9 @@ function nextStep(error: KitsuneClientError, url: string): string {
     case 'forbidden':
       return '  Pass an API key allowed to run this command with --api-key-file.\n';
     default:
-      return error.retryable ? `  Try again later with --idempotency-key ${error.idempotencyKey ?? '<the same key>'}, so it cannot run twice.\n` : '';
+      return error.retryable
+        ? `  Try again later with --idempotency-key ${error.idempotencyKey ?? '<the same key>'}, so it cannot run twice` +
+            `${error.eventId ? ` (it is event ${error.eventId}: GET ${url}/events/${error.eventId})` : ''}.\n`
+        : '';
   }
 }

@@ -32,6 +32,11 @@ export interface KitsuneClientErrorDetails {
   attempts: number;
   /** The key every attempt carried (execute only), so the caller can retry later without doubling. */
   idempotencyKey?: string | undefined;
+  /**
+   * The event the API named in its answer (a 503 after the event may have been written): look it
+   * up with getEvent, or retry with idempotencyKey, which is the same event.
+   */
+  eventId?: string | undefined;
   /** JSON Pointer of the field at fault, when the API named one. */
   field?: string | undefined;
   errors?: FieldError[] | undefined;
@@ -46,6 +51,7 @@ export class KitsuneClientError extends Error {
   readonly retryable: boolean;
   readonly attempts: number;
   readonly idempotencyKey: string | undefined;
+  readonly eventId: string | undefined;
   readonly field: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly retryAfterMs: number | undefined;
@@ -58,6 +64,7 @@ export class KitsuneClientError extends Error {
     this.retryable = details.retryable;
     this.attempts = details.attempts;
     this.idempotencyKey = details.idempotencyKey;
+    this.eventId = details.eventId;
     this.field = details.field;
     this.errors = details.errors;
     this.retryAfterMs = details.retryAfterMs;

@@ -30,7 +30,7 @@ export interface JsonRequest {
 }
 
 interface ApiErrorBody {
-  error?: { code?: unknown; message?: unknown; field?: unknown; errors?: unknown };
+  error?: { code?: unknown; message?: unknown; field?: unknown; errors?: unknown; id?: unknown; idempotency_key?: unknown };
 }
 
 /** Resolves with the parsed body of the first 2xx; throws KitsuneClientError otherwise. */
@@ -105,6 +105,9 @@ function httpError(
     status,
     retryable: retryableStatuses.has(status),
     field: typeof problem?.field === 'string' ? problem.field : undefined,
+    eventId: typeof problem?.id === 'string' ? problem.id : undefined,
+    // The key the server used: the caller's (the same), or one it generated for a request without.
+    ...(typeof problem?.idempotency_key === 'string' ? { idempotencyKey: problem.idempotency_key } : {}),
     errors: Array.isArray(problem?.errors) ? (problem.errors as FieldError[]) : undefined,
   });
 }

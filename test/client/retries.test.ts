@@ -126,6 +126,24 @@ describe('client retries', () => {
     assert.equal(error.idempotencyKey, seen[0]!.idempotencyKey);
   });
 
+  test('a 503 that names its event hands back the event id with the key, as the API sent them', async (t) => {
+    const { url, seen } = await scriptedServer(t, (request, _index, response) =>
+      json(
+        response,
+        503,
+        { error: { code: 'broker_unavailable', message: 'may still be applied', id: '0190f5c8-0000-7000-8000-0000000000aa', idempotency_key: request.idempotencyKey } },
+        { 'retry-after': '0', location: '/events/0190f5c8-0000-7000-8000-0000000000aa' },
+      ),
+    );
+    const client = createClient({ baseUrl: url, retries: 1, backoff: fast });
+    const error = await client.execute('create_user', { name: 'Ada', email: 'ada@example.com' }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof KitsuneClientError);
+    assert.equal(error.eventId, '0190f5c8-0000-7000-8000-0000000000aa');
+    assert.equal(seen.length, 2);
+    assert.equal(seen[1]!.idempotencyKey, seen[0]!.idempotencyKey, 'every attempt carried one key');
+    assert.equal(error.idempotencyKey, seen[0]!.idempotencyKey);
+  });
+
   test('a Retry-After beyond maxRetryAfterMs ends the retries at once', async (t) => {
     const { url, seen } = await scriptedServer(t, (_request, _index, response) => unavailable(response, '3600'));
     const client = createClient({ baseUrl: url, backoff: { ...fast, maxRetryAfterMs: 10_000 } });

@@ -104,6 +104,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return reply.code(500).send(errorBody({ code: 'internal_error', message: 'internal error; see the server log' }));
     }
     if (known.retryAfterSeconds !== undefined) void reply.header('retry-after', String(known.retryAfterSeconds));
+    if (known.location !== undefined) void reply.header('location', known.location);
     return reply.code(known.statusCode).send(errorBody(known.problem));
   });
   app.setNotFoundHandler((request, reply) =>

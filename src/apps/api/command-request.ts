@@ -119,7 +119,10 @@ export function prepareCommand(
 
   const source = context.source ?? bodySource ?? 'anonymous';
   const clientKey = bodyKey ?? (context.idempotencyKey === undefined ? undefined : `${context.idempotencyKey}${keySuffix}`);
-  const id = clientKey === undefined ? newEventId(context.now.getTime()) : idempotentEventId(source, clientKey);
+  // Without the caller's key Kitsune makes one (a UUIDv7: unique, time-ordered) and derives the id
+  // from it as from any key, so the key a 503 hands back retries the very same event.
+  const key = clientKey ?? newEventId(context.now.getTime());
+  const id = idempotentEventId(source, key);
   const payload = body.payload;
   const event: CommandEvent = {
     id,
@@ -127,7 +130,7 @@ export function prepareCommand(
     version: entry.version,
     payload,
     log,
-    metadata: { idempotency_key: clientKey ?? id, timestamp: context.now.toISOString(), source },
+    metadata: { idempotency_key: key, timestamp: context.now.toISOString(), source },
   };
   const value = Buffer.from(JSON.stringify(event), 'utf8');
   const headers = {

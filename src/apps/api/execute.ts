@@ -55,6 +55,27 @@ export function registerExecuteRoutes(
     };
   };
 
+  /**
+   * What a 503 says once a publish was attempted: the records may have reached the broker, so it
+   * names each event and the key that retries it without a second effect, never "just retry".
+   */
+  const unavailable = (commands: readonly PreparedCommand[], reason: string, retryAfterSeconds: number, cause?: unknown): ApiError => {
+    const [only] = commands;
+    const single = commands.length === 1 && only !== undefined;
+    const events = commands.map(({ event }, index) => ({ index, id: event.id, idempotency_key: event.metadata.idempotency_key }));
+    const advice = single
+      ? `; it may still be applied: retry with Idempotency-Key: ${only.event.metadata.idempotency_key} (the same event ${only.event.id}, applied at most once) or look it up at /events/${only.event.id}`
+      : '; they may still be applied: retry each with its idempotency_key from events (the same events, applied at most once)';
+    return new ApiError(
+      {
+        code: 'broker_unavailable',
+        message: `${reason}${advice}`,
+        ...(single ? { id: only.event.id, idempotency_key: only.event.metadata.idempotency_key } : { events }),
+      },
+      { retryAfterSeconds, cause, ...(single ? { location: `/events/${only.event.id}` } : {}) },
+    );
+  };
+
   /** Publishes both records of every command; rejects with 503 if the broker does not acknowledge in time. */
   const publish = async (request: FastifyRequest, commands: readonly PreparedCommand[]): Promise<void> => {
     const { stampDbRecord: stamp } = deps;
@@ -66,7 +87,7 @@ export function registerExecuteRoutes(
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new ApiError({ code: 'broker_unavailable', message: `the broker did not acknowledge within ${deps.limits.publishTimeoutMs} ms; retry with the same Idempotency-Key` }, { retryAfterSeconds: 5 })),
+        () => reject(unavailable(commands, `the broker did not acknowledge within ${deps.limits.publishTimeoutMs} ms`, 5)),
         deps.limits.publishTimeoutMs,
       );
     });
@@ -76,7 +97,7 @@ export function registerExecuteRoutes(
       sent.catch(() => undefined); // settled later; its outcome no longer reaches the client
       if (error instanceof ApiError) throw error;
       request.log.warn({ err: error }, 'publish failed');
-      throw new ApiError({ code: 'broker_unavailable', message: `the broker refused the event: ${toError(error).message}` }, { retryAfterSeconds: 1, cause: error });
+      throw unavailable(commands, `the broker refused the event: ${toError(error).message}`, 1, error);
     } finally {
       clearTimeout(timer);
     }

@@ -40,6 +40,14 @@ export interface ApiProblem {
   field?: string;
   /** Every field at fault (schema validation reports all of them). */
   errors?: FieldError[];
+  /**
+   * broker_unavailable: the event that may have been written anyway, and the key that retries it
+   * safely (the caller's, or the one Kitsune generated). A retry with it is the same event.
+   */
+  id?: string;
+  idempotency_key?: string;
+  /** The same for each item of a batch. */
+  events?: Array<{ index: number; id: string; idempotency_key: string }>;
 }
 
 export class ApiError extends Error {
@@ -47,13 +55,16 @@ export class ApiError extends Error {
   readonly statusCode: number;
   /** Seconds for a Retry-After header (429 and 503). */
   readonly retryAfterSeconds: number | undefined;
+  /** A Location header: where the event the error is about can be looked up. */
+  readonly location: string | undefined;
 
-  constructor(problem: ApiProblem, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(problem: ApiProblem, options: { retryAfterSeconds?: number; location?: string; cause?: unknown } = {}) {
     super(problem.message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ApiError';
     this.problem = problem;
     this.statusCode = ApiErrorCodes[problem.code];
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.location = options.location;
   }
 }
 

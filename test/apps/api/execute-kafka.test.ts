@@ -8,6 +8,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApi } from '../../../src/apps/api/build.ts';
 import { loadRegistry } from '../../../src/commands/index.ts';
 import type { CommandEvent } from '../../../src/events/envelope.ts';
+import { idempotentEventId } from '../../../src/events/ids.ts';
 import { createKafkaTransport, type KafkaTransport } from '../../../src/transport/kafka/index.ts';
 import { repoRoot } from '../../../scripts/services/state.ts';
 import { kafkaBrokers, kafkaPid, kafkaSkip } from '../../support/services.ts';
@@ -83,7 +84,8 @@ describe('POST /execute against a real Kafka broker', { skip: kafkaSkip }, () =>
     const body = response.json<{ id: string; status: string; idempotency_key: string; links: { self: string } }>();
     assert.equal(body.status, 'accepted');
     assert.equal(body.links.self, `/events/${body.id}`);
-    assert.equal(body.idempotency_key, body.id, 'without a key, the key defaults to the id');
+    assert.notEqual(body.idempotency_key, body.id, 'without a key, Kitsune generates one');
+    assert.equal(body.id, idempotentEventId('user-service', body.idempotency_key), 'and derives the id from it like any key');
 
     const [events, logs] = await Promise.all([readAll(topics.dbEvents), readAll(topics.appLogs)]);
     assert.equal(events.length, 1);
@@ -98,7 +100,7 @@ describe('POST /execute against a real Kafka broker', { skip: kafkaSkip }, () =>
     assert.deepEqual(event.value.payload, { name: 'Sahil', email: 'sahil@example.com' });
     assert.deepEqual(event.value.log, { level: 'INFO', message: 'User created' });
     assert.equal(event.value.metadata.source, 'user-service');
-    assert.equal(event.value.metadata.idempotency_key, body.id);
+    assert.equal(event.value.metadata.idempotency_key, body.idempotency_key);
     assert.ok(Math.abs(Date.parse(event.value.metadata.timestamp) - Date.now()) < 60_000);
     for (const record of [event, logs[0]!]) {
       assert.equal(record.headers.get('kitsune-id'), body.id);
