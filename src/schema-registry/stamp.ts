@@ -6,15 +6,21 @@
 import type { SchemaRegistryConfig } from '../config/index.ts';
 import { frame, schemaIdHeader } from '../events/wire-format.ts';
 import type { OutgoingMessage } from '../transport/types.ts';
-import { schemaKey, type Registration } from './register.ts';
+import type { Registration } from './register.ts';
 
 /** The record with its schema id; unchanged for a command version the registration does not know. */
 export type DbRecordStamp = (record: OutgoingMessage, command: string, version: string) => OutgoingMessage;
 
 export function createDbRecordStamp(registration: Registration, wireFormat: SchemaRegistryConfig['wireFormat']): DbRecordStamp {
-  const ids = new Map([...registration.schemas].map(([key, schema]) => [key, { id: schema.id, header: String(schema.id) }]));
+  // By command, then version: no key string to build per record.
+  const ids = new Map<string, Map<string, { id: number; header: string }>>();
+  for (const schema of registration.schemas.values()) {
+    const versions = ids.get(schema.command) ?? new Map<string, { id: number; header: string }>();
+    versions.set(schema.version, { id: schema.id, header: String(schema.id) });
+    ids.set(schema.command, versions);
+  }
   return (record, command, version) => {
-    const schema = ids.get(schemaKey(command, version));
+    const schema = ids.get(command)?.get(version);
     if (schema === undefined) return record;
     return {
       ...record,
