@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -139,8 +139,17 @@ describe('deploy/compose.yaml', { skip }, async () => {
     if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) {
       execFileSync('promtool', ['check', 'config', '--syntax-only', prometheusFile], { stdio: 'pipe' });
     }
-    if (existsSync(join(repoRoot, 'deploy', 'grafana'))) {
-      assert.ok(binds.some(([source]) => source!.startsWith(join(repoRoot, 'deploy', 'grafana'))), 'Grafana is provisioned from deploy/grafana/');
+  });
+
+  test('Grafana\'s provisioned data sources point at services of this file', async () => {
+    const provisioning = (role('grafana').volumes ?? []).map((volume) => volume.split(':')).find(([, target]) => target === '/etc/grafana/provisioning')?.[0];
+    const folder = provisioning && join(provisioning, 'datasources');
+    if (!folder || !existsSync(folder)) return; // nothing provisioned: nothing to point anywhere
+    for (const name of await readdir(folder)) {
+      const { datasources } = parse(await readFile(join(folder, name), 'utf8')) as { datasources?: Array<{ name: string; url?: string }> };
+      for (const source of datasources ?? []) {
+        if (source.url) assert.ok(services[new URL(source.url).hostname], `data source ${source.name}: ${source.url} is not a service of compose.yaml`);
+      }
     }
   });
 });
