@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { CommandEntry, Registry } from '../../commands/index.ts';
 import { decodeEvent, type CommandEvent } from '../../events/envelope.ts';
+import { quoted, storable, truncate } from '../../events/text.ts';
+import { unframe } from '../../events/wire-format.ts';
 import { PipelineError, runPipeline, type PipelineResult, type PipelineStatement } from '../../db/pipeline.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
@@ -57,6 +59,8 @@ export interface Outcome {
   rowsAffected?: number;
   failure?: FailureInfo;
   attempts: number;
+  /** Why a dead letter's result row could not be stored (the DLQ record still carries it). */
+  unrecorded?: string;
 }
 
 /** A retryable error from the database that lost the whole transaction. */
@@ -94,9 +98,15 @@ export interface Prepared {
   event?: CommandEvent;
   entry?: CommandEntry;
   rejected?: FailureInfo;
+  /** The command's bound values and the payload's hash, computed once for either path. */
+  values?: unknown[];
+  hash?: Buffer;
 }
 
-/** Decodes and validates without touching the database; a bad event is marked for the DLQ. */
+/**
+ * Decodes and validates without touching the database; a bad event is marked for the DLQ. Never
+ * throws: whatever a record holds, a failure here is that record's, never the batch's.
+ */
 function prepare(message: ReceivedMessage, registry: Registry, rejectedBefore: ExecuteOptions['rejected']): Prepared {
   let event: CommandEvent;
   try {
@@ -106,14 +116,20 @@ function prepare(message: ReceivedMessage, registry: Registry, rejectedBefore: E
   }
   const early = rejectedBefore?.get(message);
   if (early) return { message, event, rejected: early };
-  const entry = registry.get(event.command, event.version);
-  if (!entry) return { message, event, rejected: { reason: `unknown command ${event.command} version ${event.version}`, code: ErrorCodes.INVALID_MESSAGE } };
-  const checked = entry.validate(event.payload);
-  if (!checked.ok) {
-    const detail = checked.errors.map((e) => `${e.field} ${e.message}`).join('; ');
-    return { message, event, entry, rejected: { reason: `payload does not match ${event.command} v${event.version}: ${detail}`, code: ErrorCodes.INVALID_MESSAGE } };
+  try {
+    const entry = registry.get(event.command, event.version);
+    if (!entry) {
+      return { message, event, rejected: { reason: `unknown command ${quoted(event.command)} version ${quoted(event.version)}`, code: ErrorCodes.INVALID_MESSAGE } };
+    }
+    const checked = entry.validate(event.payload);
+    if (!checked.ok) {
+      const detail = checked.errors.map((e) => `${e.field} ${e.message}`).join('; ');
+      return { message, event, entry, rejected: { reason: `payload does not match ${event.command} v${event.version}: ${detail}`, code: ErrorCodes.INVALID_MESSAGE } };
+    }
+    return { message, event, entry, values: entry.bind(event.payload), hash: payloadHash(event) };
+  } catch (error) {
+    return { message, event, rejected: { reason: `the event cannot be prepared: ${toError(error).message}`, code: ErrorCodes.INVALID_MESSAGE } };
   }
-  return { message, event, entry };
 }
 
 export interface ExecuteOptions {
@@ -181,7 +197,11 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
     }
     const outcomes: Outcome[] = [];
     for (const [index, item] of prepared.entries()) {
-      const attempts = (previousAttempts.get(item.event?.id ?? '') ?? 0) + 1;
+      const attempts = attemptsOf(item);
+      if (!isExecutable(item)) {
+        outcomes.push(await deadLetter(client, rejectedRecord(item, attempts)));
+        continue;
+      }
       await client.query('SAVEPOINT event');
       try {
         outcomes.push(await executeOne(client, item, attempts));
@@ -202,7 +222,8 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
           code: kind === FailureKinds.transient ? 'KITSUNE_RETRIES_EXHAUSTED' : 'KITSUNE_STATEMENT_FAILED',
           ...(sqlstateOf(error) ? { sqlstate: sqlstateOf(error)! } : {}),
         };
-        outcomes.push(await deadLetter(client, item, failure, attempts));
+        await client.query('RELEASE SAVEPOINT event');
+        outcomes.push(await deadLetter(client, deadLetterRecord(item, failure, attempts)));
       }
     }
     await runPipeline(client, closing);
@@ -222,14 +243,14 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
 
 export const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
-/** The failure of an event that never reached the database (decode, registry, schema, id). */
-function rejection(item: Prepared): FailureInfo {
-  return item.rejected ?? { reason: `event id ${item.event?.id ?? item.message.id} is not a UUID`, code: ErrorCodes.INVALID_MESSAGE };
+/** An event that reaches its command's SQL: decoded, registered, valid, with a UUID id. */
+export function isExecutable(item: Prepared): item is Prepared & Required<Pick<Prepared, 'event' | 'entry' | 'values' | 'hash'>> {
+  return !item.rejected && item.event !== undefined && item.entry !== undefined && item.values !== undefined && item.hash !== undefined && isUuid(item.event.id);
 }
 
-/** The dead letter of an event that failed before reaching the database. */
-function rejected(client: pg.PoolClient, item: Prepared, attempts: number): Promise<Outcome> {
-  return deadLetter(client, item, rejection(item), attempts);
+/** The failure of an event that never reached the database (decode, registry, schema, id). */
+function rejection(item: Prepared): FailureInfo {
+  return item.rejected ?? { reason: `event id ${quoted(item.event?.id ?? item.message.id)} is not a UUID`, code: ErrorCodes.INVALID_MESSAGE };
 }
 
 /** The outcome of a rejected event and the statement that records it, to run in a pipeline. */
@@ -237,12 +258,10 @@ export function rejectedRecord(item: Prepared, attempts: number): DeadLetterReco
   return deadLetterRecord(item, rejection(item), attempts);
 }
 
-async function executeOne(client: pg.PoolClient, item: Prepared, attempts: number): Promise<Outcome> {
-  const { message, event, entry } = item;
-  if (item.rejected || !event || !entry || !isUuid(event.id)) return rejected(client, item, attempts);
+async function executeOne(client: pg.PoolClient, item: Prepared & Required<Pick<Prepared, 'event' | 'entry' | 'values' | 'hash'>>, attempts: number): Promise<Outcome> {
+  const { message, event, entry, values, hash } = item;
   const base = { message, event, eventId: event.id, attempts };
   const { source, idempotency_key: key } = event.metadata;
-  const hash = payloadHash(event);
   const inserted = await client.query(queries.IdempotencyInsert, [source, key, event.id, event.command, event.version, hash]);
   if (inserted.rowCount === 0) {
     const { rows } = await client.query<{ event_id: string; payload_hash: Buffer }>(queries.IdempotencyGet, [source, key]);
@@ -255,7 +274,7 @@ async function executeOne(client: pg.PoolClient, item: Prepared, attempts: numbe
       failure: { reason: `idempotency key ${key} of ${source} was already used with a different payload`, code: 'KITSUNE_IDEMPOTENCY_CONFLICT' },
     };
   }
-  const result = await client.query(entry.text, entry.bind(event.payload));
+  const result = await client.query(entry.text, values);
   const rows = entry.returning ? result.rows : [];
   await client.query(queries.ResultUpsert, [
     event.id, OutcomeStatuses.succeeded, event.command, event.version, source, key,
@@ -266,25 +285,77 @@ async function executeOne(client: pg.PoolClient, item: Prepared, attempts: numbe
 
 export interface DeadLetterRecord {
   outcome: Outcome;
-  /** Stores the dead letter's result; absent when the event has no usable id to store it under. */
+  /** Stores the dead letter's result; absent when the record has no UUID id to store it under. */
   statement?: PipelineStatement;
 }
 
+/** Longest command, version, source or key stored with a dead letter: a record may carry megabytes. */
+const deadLetterFieldMax = 1_024;
+
+/** The strings a record says about itself, even when it is not a valid event; '' where it has none. */
+interface RecordFields {
+  id: string | undefined;
+  command: string;
+  version: string;
+  source: string;
+  idempotencyKey: string;
+}
+
+function recordFields(item: Prepared): RecordFields {
+  const { event } = item;
+  if (event) return { id: event.id, command: event.command, version: event.version, source: event.metadata.source, idempotencyKey: event.metadata.idempotency_key };
+  // Not a valid event: read what it does say, so a producer polling GET /events/:id sees why.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse((unframe(item.message.value)?.json ?? item.message.value).toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const object = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+  const record = object(parsed);
+  const metadata = object(record['metadata']);
+  return {
+    id: typeof record['id'] === 'string' ? record['id'] : undefined,
+    command: text(record['command']),
+    version: text(record['version']),
+    source: text(metadata['source']),
+    idempotencyKey: text(metadata['idempotency_key']),
+  };
+}
+
+/** A string from a record, made safe for a text column or header and bounded in size. */
+const kept = (text: string): string => storable(truncate(text, deadLetterFieldMax));
+
 /** The dead letter's outcome and the statement recording its result; the DLQ record itself is published after COMMIT. */
-function deadLetterRecord(item: Prepared, failure: FailureInfo, attempts: number): DeadLetterRecord {
+export function deadLetterRecord(item: Prepared, failure: FailureInfo, attempts: number): DeadLetterRecord {
   const { message, event } = item;
-  const outcome: Outcome = { message, event, eventId: event?.id ?? message.id, status: OutcomeStatuses.deadLettered, failure, attempts };
-  if (!event || !isUuid(event.id)) return { outcome };
+  const fields = recordFields(item);
+  const id = fields.id !== undefined && isUuid(fields.id) ? fields.id : undefined;
+  const safeFailure: FailureInfo = { ...failure, reason: storable(failure.reason) };
+  const outcome: Outcome = { message, event, eventId: id ?? kept(fields.id ?? message.id), status: OutcomeStatuses.deadLettered, failure: safeFailure, attempts };
+  if (id === undefined) return { outcome };
   const values = [
-    event.id, OutcomeStatuses.deadLettered, event.command, event.version, event.metadata.source, event.metadata.idempotency_key,
-    null, null, JSON.stringify(failure), attempts, message.topic, message.partition, String(message.offset),
+    id, OutcomeStatuses.deadLettered, kept(fields.command), kept(fields.version), kept(fields.source), kept(fields.idempotencyKey),
+    null, null, JSON.stringify(safeFailure), attempts, message.topic, message.partition, String(message.offset),
   ];
   return { outcome, statement: { text: queries.ResultUpsert, values } };
 }
 
-async function deadLetter(client: pg.PoolClient, item: Prepared, failure: FailureInfo, attempts: number): Promise<Outcome> {
-  const { outcome, statement } = deadLetterRecord(item, failure, attempts);
-  if (statement) await client.query(statement.text, statement.values as unknown[]);
+/**
+ * Stores a dead letter's result in its own savepoint. If even that fails (for a reason of the
+ * row's own), the outcome stands without its row: the record still goes to the dead-letter topic
+ * with its raw bytes, so the partition moves on and nothing is lost.
+ */
+async function deadLetter(client: pg.PoolClient, { outcome, statement }: DeadLetterRecord): Promise<Outcome> {
+  if (!statement) return outcome;
+  try {
+    await runPipeline(client, [{ text: 'SAVEPOINT dead_letter' }, statement, { text: 'RELEASE SAVEPOINT dead_letter' }]);
+  } catch (error) {
+    if (classifyQueryError(error) === FailureKinds.connection) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT dead_letter');
+    outcome.unrecorded = storable(toError(error).message);
+  }
   return outcome;
 }
 
@@ -292,6 +363,6 @@ async function deadLetter(client: pg.PoolClient, item: Prepared, failure: Failur
 async function recordAttempt(pool: pg.Pool, eventId: string | undefined, error: unknown): Promise<void> {
   if (!eventId || !isUuid(eventId)) return;
   await pool
-    .query(queries.AttemptsRecord, [eventId, JSON.stringify({ reason: toError(error).message, sqlstate: sqlstateOf(error) ?? null })])
+    .query(queries.AttemptsRecord, [eventId, JSON.stringify({ reason: storable(toError(error).message), sqlstate: sqlstateOf(error) ?? null })])
     .catch(() => undefined);
 }

@@ -10,31 +10,29 @@
 import type pg from 'pg';
 import { runPipeline, type PipelineStatement } from '../../db/pipeline.ts';
 import type { Outcome, Prepared } from './execute-batch.ts';
-import { isUuid, OutcomeStatuses, payloadHash, queries, rejectedRecord } from './execute-batch.ts';
+import { isExecutable, OutcomeStatuses, queries, rejectedRecord } from './execute-batch.ts';
 
 /** What the optimistic path claims: every valid event's idempotency key, in one statement. */
 export interface ClaimPlan {
   statement: PipelineStatement;
   claimable: Set<Prepared>;
-  hashes: Map<Prepared, Buffer>;
 }
 
 const keyOf = (item: Prepared): string => `${item.event!.metadata.source}\u0000${item.event!.metadata.idempotency_key}`;
 
 /** The claim for the batch, or undefined when the batch needs the careful path (the same key twice). */
 export function planClaim(prepared: readonly Prepared[]): ClaimPlan | undefined {
-  const claimable = prepared.filter((item) => !item.rejected && item.event && item.entry && isUuid(item.event.id));
+  const claimable = prepared.filter(isExecutable);
   if (new Set(claimable.map(keyOf)).size !== claimable.length) return undefined;
-  const hashes = new Map(claimable.map((item) => [item, payloadHash(item.event!)]));
   const values = [
-    claimable.map((i) => i.event!.metadata.source),
-    claimable.map((i) => i.event!.metadata.idempotency_key),
-    claimable.map((i) => i.event!.id),
-    claimable.map((i) => i.event!.command),
-    claimable.map((i) => i.event!.version),
-    claimable.map((i) => hashes.get(i)!),
+    claimable.map((i) => i.event.metadata.source),
+    claimable.map((i) => i.event.metadata.idempotency_key),
+    claimable.map((i) => i.event.id),
+    claimable.map((i) => i.event.command),
+    claimable.map((i) => i.event.version),
+    claimable.map((i) => i.hash),
   ];
-  return { statement: { text: queries.IdempotencyClaimMany, values }, claimable: new Set(claimable), hashes };
+  return { statement: { text: queries.IdempotencyClaimMany, values }, claimable: new Set(claimable) };
 }
 
 /**
@@ -49,7 +47,7 @@ export async function executeOptimistically(
   attemptsOf: (item: Prepared) => number,
   closing: readonly PipelineStatement[],
 ): Promise<Outcome[]> {
-  const { claimable: isClaimable, hashes } = plan;
+  const { claimable: isClaimable } = plan;
   const fresh = new Set(claimedRows.map((row) => `${String(row['source'])}\u0000${String(row['idempotency_key'])}`));
   const taken = [...isClaimable].filter((item) => !fresh.has(keyOf(item)));
   const existing = new Map<string, { event_id: string; payload_hash: Buffer }>();
@@ -67,23 +65,23 @@ export async function executeOptimistically(
   const commands: { outcome: Outcome; statement: number; returning: boolean }[] = [];
   for (const item of prepared) {
     const attempts = attemptsOf(item);
-    const { message, event, entry } = item;
-    if (!isClaimable.has(item) || !event || !entry) {
+    if (!isClaimable.has(item) || !isExecutable(item)) {
       const { outcome, statement } = rejectedRecord(item, attempts);
       if (statement) statements.push(statement);
       outcomes.push(outcome);
       continue;
     }
+    const { message, event, entry, values, hash } = item;
     const base = { message, event, eventId: event.id, attempts };
     if (!fresh.has(keyOf(item))) {
       const original = existing.get(keyOf(item));
-      if (original?.payload_hash.equals(hashes.get(item)!)) {
+      if (original?.payload_hash.equals(hash)) {
         outcomes.push({ ...base, eventId: original.event_id, status: OutcomeStatuses.duplicate });
         continue;
       }
       statements.push({
         text: queries.ConflictInsert,
-        values: [event.id, hashes.get(item)!, JSON.stringify(event.payload), message.topic, message.partition, String(message.offset)],
+        values: [event.id, hash, JSON.stringify(event.payload), message.topic, message.partition, String(message.offset)],
       });
       outcomes.push({
         ...base,
@@ -94,7 +92,7 @@ export async function executeOptimistically(
     }
     const outcome: Outcome = { ...base, status: OutcomeStatuses.succeeded };
     commands.push({ outcome, statement: statements.length, returning: entry.returning });
-    statements.push({ text: entry.text, values: entry.bind(event.payload) });
+    statements.push({ text: entry.text, values });
     outcomes.push(outcome);
   }
   const answers = await runPipeline(client, statements);

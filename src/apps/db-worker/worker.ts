@@ -9,10 +9,11 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from '../../commands/index.ts';
 import { PartialBatchError } from '../../transport/partial-batch.ts';
-import { CircuitBreaker, deadLetterMessage, type CircuitState } from '../../transport/middleware/index.ts';
+import { CircuitBreaker, type CircuitState } from '../../transport/middleware/index.ts';
 import type { EventSchemaCheck } from '../../schema-registry/index.ts';
-import type { OutgoingMessage, ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
+import type { ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
 import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from './execute-batch.ts';
+import { publishOutcomes } from './outcome-records.ts';
 
 export interface DbWorkerOptions {
   /** Most events per transaction. (Default: 500) */
@@ -64,34 +65,6 @@ export interface DbWorker {
   readonly breakerState: CircuitState;
 }
 
-/** The record published to db-results for each outcome. */
-export function resultRecord(outcome: Outcome): OutgoingMessage {
-  const { event } = outcome;
-  const body = {
-    event_id: outcome.eventId,
-    status: outcome.status,
-    command: event?.command ?? null,
-    version: event?.version ?? null,
-    source: event?.metadata.source ?? null,
-    idempotency_key: event?.metadata.idempotency_key ?? null,
-    result: outcome.status === OutcomeStatuses.succeeded ? { rows: outcome.rows ?? [], rows_affected: outcome.rowsAffected ?? 0 } : null,
-    error: outcome.failure ?? null,
-    attempts: outcome.attempts,
-    completed_at: new Date().toISOString(),
-  };
-  return { id: `${outcome.eventId}:${outcome.message.offset}`, key: outcome.eventId, value: Buffer.from(JSON.stringify(body)) };
-}
-
-/** The dead letter: original bytes and key, with the reason, SQLSTATE, attempts and source position. */
-function dlqRecord(outcome: Outcome): OutgoingMessage {
-  const reason = Object.assign(new Error(outcome.failure?.reason ?? 'dead-lettered'), {
-    code: outcome.failure?.code,
-    sqlstate: outcome.failure?.sqlstate,
-    attempts: outcome.attempts,
-  });
-  return deadLetterMessage(outcome.message, reason, Date.now());
-}
-
 export function createDbWorker(deps: DbWorkerDeps): DbWorker {
   const options: DbWorkerOptions = { ...dbWorkerDefaults, ...deps.options };
   const { logger } = deps;
@@ -114,17 +87,14 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     },
   });
 
-  const publishOutcomes = async (outcomes: readonly Outcome[]): Promise<void> => {
+  const publish = async (outcomes: readonly Outcome[]): Promise<void> => {
     if (outcomes.length === 0) return;
-    const dead = outcomes.filter((o) => o.status === OutcomeStatuses.deadLettered);
-    await Promise.all([
-      dead.length > 0 ? deps.transport.publish(dlqTopic, dead.map(dlqRecord)) : undefined,
-      deps.transport.publish(deps.topics.dbResults, outcomes.map(resultRecord)),
-    ]);
+    await publishOutcomes(deps.transport, { dbResults: deps.topics.dbResults, dlq: dlqTopic }, outcomes, logger);
     for (const outcome of outcomes) {
       deps.hooks?.onOutcome?.(outcome.status, outcome.event?.command ?? 'unknown');
       if (outcome.status === OutcomeStatuses.deadLettered) {
-        logger.warn({ eventId: outcome.eventId, ...outcome.failure, partition: outcome.message.partition, offset: String(outcome.message.offset) }, 'event dead-lettered');
+        const { eventId, failure, unrecorded, message } = outcome;
+        logger.warn({ eventId, ...failure, partition: message.partition, offset: String(message.offset), ...(unrecorded ? { unrecorded } : {}) }, 'event dead-lettered');
       }
     }
   };
@@ -145,10 +115,10 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
       const rejected = await deps.checkEvents?.(batch);
       await breaker.execute(async () => {
         try {
-          await publishOutcomes(await executeBatch(deps.pool, deps.registry, batch, rejected ? { ...options, rejected } : options));
+          await publish(await executeBatch(deps.pool, deps.registry, batch, rejected ? { ...options, rejected } : options));
         } catch (error) {
           if (!(error instanceof EventRetryError)) throw error;
-          await publishOutcomes(error.outcomes);
+          await publish(error.outcomes);
           throw error.index > 0 ? new PartialBatchError(error.index, error) : error;
         }
       });

@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, KitsuneError } from '../../errors.ts';
 import { decodeEvent, eventHeaders, type LogLevel } from '../../events/envelope.ts';
+import { quoted } from '../../events/text.ts';
 import { parseTraceparent } from '../../observability/trace-context.ts';
 import type { ReceivedMessage } from '../../transport/types.ts';
 
@@ -31,7 +32,7 @@ export function logLineOf(message: ReceivedMessage): LogLine {
   const event = decodeEvent(message.value);
   const timestampMs = Date.parse(event.metadata.timestamp);
   if (!Number.isFinite(timestampMs)) {
-    throw new KitsuneError(ErrorCodes.INVALID_MESSAGE, `malformed event: metadata.timestamp is not a date: '${event.metadata.timestamp.slice(0, 64)}'`, {
+    throw new KitsuneError(ErrorCodes.INVALID_MESSAGE, `malformed event: metadata.timestamp is not a date: ${quoted(event.metadata.timestamp)}`, {
       retryable: false,
     });
   }

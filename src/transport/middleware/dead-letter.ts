@@ -6,6 +6,7 @@
  * the breaker and redelivery; a database outage must never fill the DLQ.
  */
 import { ErrorCodes, KitsuneError, isRetryable, toError } from '../../errors.ts';
+import { storable, truncate } from '../../events/text.ts';
 import { reservedHeaders } from '../types.ts';
 import type { Middleware, OutgoingMessage, Publisher, ReceivedMessage } from '../types.ts';
 import { runHook } from './support.ts';
@@ -97,12 +98,14 @@ export function deadLetterMessage(message: ReceivedMessage, error: Error, failed
   for (const [name, value] of Object.entries(message.headers)) {
     // The id header is the transport's to write (from `id`); dlq headers of an earlier round,
     // after a replay that failed again, would otherwise survive next to the new ones.
-    if (name !== reservedHeaders.id && !dlqNames.has(name)) headers[name] = value;
+    // Escaped: a record from any producer may carry what the DLQ's transport cannot (U+0000 in
+    // the Postgres log), and a dead letter must always be writable.
+    if (name !== reservedHeaders.id && !dlqNames.has(name)) headers[storable(name)] = storable(value);
   }
   const details = error as { code?: unknown; sqlstate?: unknown; attempts?: unknown };
-  headers[dlqHeaders.reason] = truncate(error.message === '' ? error.name : error.message, dlqReasonMaxLength);
-  if (typeof details.code === 'string' || typeof details.code === 'number') headers[dlqHeaders.code] = String(details.code);
-  if (typeof details.sqlstate === 'string') headers[dlqHeaders.sqlstate] = details.sqlstate;
+  headers[dlqHeaders.reason] = storable(truncate(error.message === '' ? error.name : error.message, dlqReasonMaxLength));
+  if (typeof details.code === 'string' || typeof details.code === 'number') headers[dlqHeaders.code] = storable(String(details.code));
+  if (typeof details.sqlstate === 'string') headers[dlqHeaders.sqlstate] = storable(details.sqlstate);
   const attempts =
     typeof details.attempts === 'number' && Number.isFinite(details.attempts)
       ? Math.max(message.attempt, details.attempts)
@@ -112,13 +115,5 @@ export function deadLetterMessage(message: ReceivedMessage, error: Error, failed
   headers[dlqHeaders.sourcePartition] = String(message.partition);
   headers[dlqHeaders.sourceOffset] = message.offset.toString();
   headers[dlqHeaders.failedAt] = new Date(failedAtMs).toISOString();
-  return { id: message.id, key: message.key, value: message.value, headers };
-}
-
-/** Cuts to `max` UTF-16 units without leaving half a surrogate pair at the end. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max);
-  const last = cut.charCodeAt(cut.length - 1);
-  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+  return { id: storable(message.id), key: message.key === undefined ? undefined : storable(message.key), value: message.value, headers };
 }

@@ -139,6 +139,6 @@ describe('DB worker on Kafka and PostgreSQL', { skip: kafkaSkip }, () => {
     const bad = await waitFor('the malformed record in the DLQ', 20_000, () => dlq.find((m) => m.id === 'not-json-1'));
     assert.match(bad.headers[dlqHeaders.reason] ?? '', /not JSON/);
     const unknownDead = await waitFor('the unknown command in the DLQ', 20_000, () => dlq.find((m) => m.id === unknown.id));
-    assert.match(unknownDead.headers[dlqHeaders.reason] ?? '', /unknown command drop_everything/);
+    assert.match(unknownDead.headers[dlqHeaders.reason] ?? '', /unknown command 'drop_everything' version '1'/);
   });
 });

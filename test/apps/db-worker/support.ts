@@ -13,6 +13,7 @@ import { createPool } from '../../../src/db/pool.ts';
 import { encodeEvent, eventHeaders, type CommandEvent } from '../../../src/events/envelope.ts';
 import { newEventId } from '../../../src/events/ids.ts';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
+import { createPostgresTransport } from '../../../src/transport/postgres/index.ts';
 import type { ReceivedMessage, Transport } from '../../../src/transport/types.ts';
 import { repoRoot } from '../../../scripts/services/state.ts';
 import { kafkaBrokers } from '../../support/services.ts';
@@ -95,3 +96,20 @@ export async function collect(transport: Transport, topic: string): Promise<Rece
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+export type TransportKind = 'kafka' | 'postgres';
+
+/**
+ * The DB worker's topics on either engine: Kafka (the test broker), or the Postgres log in the
+ * worker's own database, as `kitsune start` runs it.
+ */
+export async function openTransport(kind: TransportKind, pool: pg.Pool, topics: Topics): Promise<Transport> {
+  if (kind === 'kafka') return openKafka(topics);
+  const transport = createPostgresTransport({ pool, retention: false });
+  await transport.ensureTopics([
+    { name: topics.dbEvents, partitions: 6 },
+    { name: `${topics.dbEvents}.dlq`, partitions: 1 },
+    { name: topics.dbResults, partitions: 6 },
+  ]);
+  return transport;
+}

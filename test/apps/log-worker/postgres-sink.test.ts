@@ -7,6 +7,7 @@ import { logLineOf } from '../../../src/apps/log-worker/log-line.ts';
 import { createPostgresSink } from '../../../src/apps/log-worker/postgres-sink.ts';
 import { DeadLetterReasons } from '../../../src/apps/log-worker/sink.ts';
 import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
+import type { CommandEvent } from '../../../src/events/envelope.ts';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
 import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
 import type { ReceivedMessage } from '../../../src/transport/types.ts';
@@ -38,6 +39,12 @@ const received = (record: ReturnType<typeof appLogRecord>, offset: number): Rece
   attempt: 1,
 });
 
+/**
+ * An event PostgreSQL refuses alone: JavaScript's earliest date is long before timestamptz's
+ * (4713 BC), so the row fails with a class 22 SQLSTATE. (The envelope itself refuses U+0000.)
+ */
+const outOfRange = (event: CommandEvent): CommandEvent => ({ ...event, metadata: { ...event.metadata, timestamp: new Date(-8.64e15).toISOString() } });
+
 describe('the PostgreSQL log sink', () => {
   test('writing the same lines again stores each once, with the event\'s own timestamp and trace id', async (t) => {
     const pool = await migratedPool(t);
@@ -67,7 +74,7 @@ describe('the PostgreSQL log sink', () => {
     const sink = createPostgresSink({ pool });
     t.after(() => sink.close());
     const good = [0, 1, 3].map((i) => logLineOf(received(appLogRecord(logEvent(i)), i)));
-    const bad = logLineOf(received(appLogRecord(logEvent(2, { message: 'a NUL \u0000 byte, which text columns cannot hold' })), 2));
+    const bad = logLineOf(received(appLogRecord(outOfRange(logEvent(2))), 2));
 
     const rejections = await sink.write([good[0]!, good[1]!, bad, good[2]!]);
 
@@ -100,7 +107,7 @@ describe('log worker with the PostgreSQL sink, against a real Kafka broker', { s
     const count = async (): Promise<number> => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM kitsune.logs')).rows[0]?.n);
 
     const events = Array.from({ length: 300 }, (_, i) => logEvent(i));
-    const bad = logEvent(300, { message: 'bad \u0000 line' });
+    const bad = outOfRange(logEvent(300));
     // The same record twice (a client retry with the same idempotency key reuses the id).
     await publishAll(transport, topic, [...events, bad, events[0]!].map((event) => appLogRecord(event)));
     const first = await start();
