@@ -2,8 +2,8 @@
  * The PostgreSQL sink (no LOKI_URL): each batch is one INSERT into kitsune.logs, idempotent on the
  * event id, so a redelivered line is stored once.
  *
- * Failure routing reads SQLSTATE, never message text: a data or constraint error (class 22 or 23,
- * e.g. a NUL character in a message) is the line's fault, so the batch is retried row by row and
+ * Failure routing reads SQLSTATE, never message text: a data, constraint or size error (class 22,
+ * 23 or 54, e.g. a date out of range or a value too large to index) is the line's fault, so the batch is retried row by row and
  * only the rows refused alone are reported. Anything else (connection loss, shutdown, a missing
  * table) is PostgreSQL's or the setup's fault: retried with backoff until it works or close().
  */
@@ -26,8 +26,11 @@ export interface PostgresSinkOptions {
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
 }
 
-/** The row's own fault: data exceptions and integrity violations. */
-const rowFaultClasses = new Set(['22', '23']);
+/**
+ * The row's own fault: data exceptions, integrity violations, and program limits (54000: a value
+ * too large for an index entry, e.g. a source of hundreds of kilobytes).
+ */
+const rowFaultClasses = new Set(['22', '23', '54']);
 
 function isRowFault(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;

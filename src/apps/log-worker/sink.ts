@@ -13,7 +13,7 @@ export const DeadLetterReasons = {
   rejectedByLoki: 'rejected_by_loki',
   /** Loki answered 413 for the entry alone. */
   tooLargeForLoki: 'too_large_for_loki',
-  /** PostgreSQL refused the row alone with a data or constraint error (SQLSTATE class 22 or 23). */
+  /** PostgreSQL refused the row alone with a data, constraint or size error (SQLSTATE class 22, 23 or 54). */
   rejectedByPostgres: 'rejected_by_postgres',
 } as const;
 
