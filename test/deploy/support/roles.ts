@@ -6,6 +6,7 @@
  * runs as the current user and says so once.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname } from 'node:path';
@@ -32,9 +33,20 @@ export interface RunningRole {
 
 const nobody = '65534';
 
-/** Whether roles run as PID 1 of their own namespace, as nobody (root, and unshare works here). */
+/** Whether a user other than the owner may run `path`: it and every folder above it are o+x. */
+function runnableByOthers(path: string): boolean {
+  for (let at = realpathSync(path); ; at = dirname(at)) {
+    if ((statSync(at).mode & 0o001) === 0) return false;
+    if (at === dirname(at)) return true;
+  }
+}
+
+/**
+ * Whether roles run as PID 1 of their own namespace, as nobody: needs root, unshare, and a node
+ * that nobody may run (one installed under /root may not be).
+ */
 export const isolated: boolean = (() => {
-  if (process.getuid?.() !== 0) return false;
+  if (process.getuid?.() !== 0 || !runnableByOthers(process.execPath)) return false;
   try {
     execFileSync('unshare', ['--pid', '--fork', '--kill-child', 'setpriv', `--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', 'true'], { stdio: 'ignore' });
     return true;
@@ -42,7 +54,7 @@ export const isolated: boolean = (() => {
     return false;
   }
 })();
-if (!isolated) process.stderr.write('deploy tests: roles run as this user without a PID namespace (needs root and unshare); tini is then not PID 1\n');
+if (!isolated) process.stderr.write('deploy tests: roles run as this user without a PID namespace (needs root, unshare and a node others may run); tini is then not PID 1\n');
 
 /** The node that runs the tests is the one on PATH for `node` in the entry point. */
 function imageEnv(tree: ImageTree, own: Env): NodeJS.ProcessEnv {
