@@ -200,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (raw === undefined || !URL.canParse(raw)) return undefined;
     // fetch() refuses URLs that carry credentials: move them to the Authorization header.
     const parsed = new URL(raw);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') problems.push(`KITSUNE_SCHEMA_REGISTRY_URL must be http or https (got '${parsed.protocol}')`);
     const username = text('KITSUNE_SCHEMA_REGISTRY_USERNAME') ?? (parsed.username === '' ? undefined : decodeURIComponent(parsed.username));
     const password = text('KITSUNE_SCHEMA_REGISTRY_PASSWORD') ?? (parsed.password === '' ? undefined : decodeURIComponent(parsed.password));
     parsed.username = '';
