@@ -135,8 +135,10 @@ test('the loop guard holds an event replayed three times, re-validation holds ev
     assert.equal(held.code, 1);
     assert.match(held.stdout, /held by the loop guard/);
     assert.match(held.stdout, /--force/);
-    const forced = await kitsuneJson<ReplayJson>(['dlq', 'replay', '--force', '--wait', '30'], kit.env, 1);
-    assert.deepEqual(forced.replayed, [failing.id]);
+    const forced = await kitsune(['dlq', 'replay', '--force', '--wait', '30'], kit.env);
+    assert.equal(forced.code, 1, forced.stderr);
+    assert.match(forced.stdout, /outcomes: 0 succeeded, 1 failed again/);
+    assert.match(forced.stdout, new RegExp(`${failing.id} create_user v1 failed again: duplicate key value violates unique constraint .*\\(SQLSTATE 23505\\)`), 'with its reason');
   });
 
   await t.test('an event whose version left the registry is reported as not replayable, with the known versions', async () => {

@@ -14,7 +14,7 @@ import type { ApiKey, ApiKeys } from './api-keys.ts';
 import { registerCatalogRoutes } from './catalog.ts';
 import { registerEventRoutes, type ResultWaiter } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
-import { registerLogRoutes } from './logs.ts';
+import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
@@ -44,6 +44,8 @@ export interface ApiDeps {
   results?: ResultWaiter | undefined;
   /** Serves GET /logs from kitsune.logs when logs are kept in PostgreSQL (no LOKI_URL). */
   logs?: pg.Pool | undefined;
+  /** With LOKI_URL, GET /logs says where the lines are: this LogQL stream selector. */
+  lokiSelector?: string | undefined;
   /** The process's Prometheus registry, served at GET /metrics. */
   metrics?: MetricsRegistry | undefined;
   logger?: FastifyBaseLogger | false;
@@ -58,12 +60,12 @@ declare module 'fastify' {
 }
 
 /** Fastify's own error codes, mapped to Kitsune's stable codes. */
-function fromFastifyError(error: Error & { code?: string; statusCode?: number }): ApiError | undefined {
+function fromFastifyError(error: Error & { code?: string; statusCode?: number }, limits: ApiLimits): ApiError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem('unsupported_media_type', 'send the command as Content-Type: application/json');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('body_too_large', error.message);
+      return problem('body_too_large', `the request body is over the limit of ${limits.bodyLimitBytes} bytes (KITSUNE_BODY_LIMIT_BYTES); send less, or POST /execute/batch in smaller batches`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('invalid_json', error.message);
@@ -98,7 +100,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply: FastifyReply) => {
-    const known = error instanceof ApiError ? error : fromFastifyError(error);
+    const known = error instanceof ApiError ? error : fromFastifyError(error, deps.limits);
     if (!known) {
       request.log.error({ err: error }, 'unhandled error');
       return reply.code(500).send(errorBody({ code: 'internal_error', message: 'internal error; see the server log' }));
@@ -141,6 +143,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerCatalogRoutes(app, deps.registry);
   if (deps.results) registerEventRoutes(app, deps.results);
   if (deps.logs) registerLogRoutes(app, deps.logs);
+  else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector);
   registerHealthRoutes(app, deps.readiness ?? []);
   return app;
 }

@@ -98,7 +98,9 @@ export function prepareCommand(
   const checked = entry.validate(body.payload);
   if (!checked.ok) {
     const errors: FieldError[] = checked.errors.map((e) => ({ field: `${at}${e.field}`, message: e.message }));
-    throw problem('invalid_payload', `payload does not match ${entry.command} v${entry.version}: ${errors[0]?.message ?? ''}`, errors[0]?.field, errors);
+    const [first] = errors;
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more in errors)` : '';
+    throw problem('invalid_payload', `payload does not match ${entry.command} v${entry.version}: ${first ? `${first.field} ${first.message}` : 'invalid'}${more}`, first?.field, errors);
   }
   const log = readLog(body.log, entry.command, limits, at);
 

@@ -187,3 +187,16 @@ export function registerLogRoutes(app: FastifyInstance, pool: pg.Pool): void {
     };
   });
 }
+
+/**
+ * GET /logs when the log worker sends the lines to Loki (LOKI_URL): they are not in PostgreSQL, so
+ * the answer is 404 `logs_in_loki` with the LogQL selector to query them there, not "no route".
+ */
+export function registerLogsInLoki(app: FastifyInstance, selector: string): void {
+  app.get('/logs', () => {
+    throw problem(
+      'logs_in_loki',
+      `the log lines are in Loki (LOKI_URL is set), not here: query them there, e.g. ${selector} in Grafana's Explore or with logcli`,
+    );
+  });
+}

@@ -19,8 +19,10 @@ export interface RunningApi {
 export async function startApi(runtime: Runtime, metrics?: Registry, extraReadiness: ReadinessCheck[] = []): Promise<RunningApi> {
   const { config, transport, pool, registry, logger } = runtime;
   const apiKeys = config.ingest.apiKeysFile ? await loadApiKeys(config.ingest.apiKeysFile) : undefined;
+  // Without Kafka the events travel through the Postgres log in the database: there is no broker
+  // apart from it to report, and "broker: ok, database: down" would be a contradiction.
   const readiness: ReadinessCheck[] = [
-    { name: 'broker', check: () => transport.ensureTopics(kitsuneTopics(config)) },
+    ...(config.kafkaBrokers ? [{ name: 'broker', check: () => transport.ensureTopics(kitsuneTopics(config)) }] : []),
     ...(pool ? [{ name: 'database', check: async () => void (await pool.query('SELECT 1')) }] : []),
     ...extraReadiness,
   ];
@@ -34,6 +36,7 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     readiness,
     results: pool ? new ResultWaiter(pool) : undefined,
     logs: config.lokiUrl ? undefined : pool,
+    lokiSelector: config.lokiUrl ? `{service="${config.serviceName}"}` : undefined,
     metrics,
     logger: logger.child({ component: 'http' }),
   });

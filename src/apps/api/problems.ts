@@ -19,6 +19,7 @@ export const ApiErrorCodes = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  logs_in_loki: 404,
   method_not_allowed: 405,
   rate_limited: 429,
   broker_unavailable: 503,

@@ -148,6 +148,13 @@ export function formatReplay(topic: string, target: string, report: ReplayReport
     const failed = outcomes.filter((o) => o?.status === 'dead_lettered').length;
     const none = outcomes.filter((o) => o === undefined).length;
     lines.push(`  outcomes: ${succeeded} succeeded, ${failed} failed again (back in ${topic}), ${none} not processed yet`);
+    const again = report.replayed.filter((l) => !report.duplicates.includes(l) && report.outcomes!.get(l.eventId)?.status === 'dead_lettered');
+    for (const letter of again.slice(0, 50)) {
+      const error = report.outcomes.get(letter.eventId)?.error;
+      const sqlstate = error?.sqlstate ? ` (SQLSTATE ${error.sqlstate})` : '';
+      lines.push(`    ${letter.eventId} ${commandOf(letter)} failed again: ${error?.reason ?? 'no reason recorded'}${sqlstate}`);
+    }
+    if (again.length > 50) lines.push(`    ... and ${again.length - 50} more (\`kitsune dlq list\` shows them all)`);
   }
   if (report.predictions && report.predictions.length > 0) {
     lines.push(`Run \`kitsune dlq replay\` to replay them${report.predictions.some((o) => o.status !== 'succeeded') ? '; those that would fail return to the DLQ with their replay count raised' : ''}.`);
