@@ -6,7 +6,7 @@ import { roleAddress } from './preflight.ts';
 import { openRuntime } from './runtime.ts';
 import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 
-const help = `usage: kitsune api
+export const help = `usage: kitsune api
 
 Runs the HTTP API: POST /execute, POST /execute/batch, GET /events/:id, GET /logs (the lines kept
 in PostgreSQL when LOKI_URL is unset), GET /commands, GET /openapi.json, GET /metrics (Prometheus),

@@ -9,7 +9,7 @@ import { createSchemaRegistryClient, registerCommandSchemas, SchemaRefusedError 
 import { cliLogger, openCliDatabase } from './context.ts';
 import { UsageError } from './runtime.ts';
 
-const help = `usage: kitsune commands list [--json]
+export const help = `usage: kitsune commands list [--json]
        kitsune commands check
 
 list   prints the command catalog of the registry (KITSUNE_REGISTRY, default

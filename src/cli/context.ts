@@ -67,6 +67,7 @@ export function cliLogger(config: Config, role: string): Logger {
 
 export interface CliDatabase {
   pool: pg.Pool;
+  dsn: string;
   from: string;
   close(): Promise<void>;
 }
@@ -81,7 +82,7 @@ export async function openCliDatabase(config: Config, command: string, logger: L
     await pool.end();
     throw new CliError(ExitCodes.database, `${command}: cannot connect to PostgreSQL (${found.from}): ${(error as Error).message}`, { cause: error });
   }
-  return { pool, from: found.from, close: () => pool.end() };
+  return { pool, dsn: found.dsn, from: found.from, close: () => pool.end() };
 }
 
 /**

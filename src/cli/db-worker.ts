@@ -8,7 +8,7 @@ import { roleAddress } from './preflight.ts';
 import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 import { serveWorkerMetrics } from './worker-metrics.ts';
 
-const help = `usage: kitsune db-worker
+export const help = `usage: kitsune db-worker
 
 Consumes db-events and runs each command on PostgreSQL exactly once in effect: the idempotency
 row and the command's effect commit in one transaction. Applies migrations at start.

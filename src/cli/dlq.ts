@@ -18,7 +18,7 @@ import { cliLogger, openCliDatabase, openCliTransport } from './context.ts';
 import { formatList, formatPurge, formatReplay, formatShow, letterJson, replayJson } from './dlq/format.ts';
 import { UsageError } from './runtime.ts';
 
-const help = `usage: kitsune dlq list    [--all] [--json]
+export const help = `usage: kitsune dlq list    [--all] [--json]
        kitsune dlq show    <event-id | partition:offset> [--json]
        kitsune dlq replay  [--dry-run] [--id <event-id | partition:offset>]... [--all] [--rate <events/s>]
                            [--max-replays <n>] [--force] [--wait <seconds>] [--json]
@@ -175,8 +175,9 @@ async function replay(config: Config, values: Values, args: string[]): Promise<n
         force: values.force ?? false,
         ratePerSecond,
         waitMs: waitSeconds * 1_000,
+        // On a terminal only: piped or captured output stays one clean report.
         onProgress: (done, total) => {
-          if (total >= 1_000 && !values.json) process.stderr.write(`\rreplayed ${done}/${total}`);
+          if (total >= 1_000 && !values.json && process.stderr.isTTY) process.stderr.write(`\rreplayed ${done}/${total}${done === total ? '\n' : ''}`);
         },
       },
     );

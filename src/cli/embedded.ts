@@ -51,18 +51,24 @@ function orphanedPostgres(clusterDir: string): number | undefined {
   }
 }
 
+/**
+ * Stops the PostgreSQL that a Kitsune killed with SIGKILL left running on `clusterDir`. Call only
+ * while holding the data directory's claim (no live Kitsune uses that server).
+ */
+export async function stopOrphanedPostgres(clusterDir: string, logger: Logger): Promise<void> {
+  const orphan = orphanedPostgres(clusterDir);
+  if (orphan === undefined) return;
+  logger.warn({ pid: orphan }, 'stopping the embedded PostgreSQL left running by a Kitsune that is gone');
+  await stopByPid(orphan, 'SIGINT');
+}
+
 /** Claims `config.dataDir` for `command` and starts its PostgreSQL; exit 6 or 7 when it cannot. */
 export async function startEmbeddedInstance(config: Config, command: string, logger: Logger): Promise<EmbeddedInstance> {
   const claim = await claimDataDir(config.dataDir, command);
   const started = Date.now();
   const clusterDir = embeddedClusterDir(config.dataDir);
-  // A Kitsune killed with SIGKILL leaves its PostgreSQL running on the cluster; we own the data
-  // directory now, so stop it, or the new server would refuse the cluster's lock file.
-  const orphan = orphanedPostgres(clusterDir);
-  if (orphan !== undefined) {
-    logger.warn({ pid: orphan }, 'stopping the embedded PostgreSQL left running by a Kitsune that is gone');
-    await stopByPid(orphan, 'SIGINT');
-  }
+  // We own the data directory now: a server left on the cluster would refuse the new one.
+  await stopOrphanedPostgres(clusterDir, logger);
   if (clusterDir !== join(config.dataDir, 'postgres')) {
     logger.warn({ dataDir: clusterDir }, "the 'postgres' user cannot enter the data directory's parents; keeping the embedded cluster here instead");
   }

@@ -7,22 +7,70 @@ import { preflight, roles, type Role } from './preflight.ts';
 import { describeFailure } from './report.ts';
 import { kitsuneVersion } from './version.ts';
 
+interface CliModule {
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
 interface CliCommand {
   summary: string;
   /** Loaded on use: `kitsune --version` or a refused start need not load Fastify, pg and Kafka. */
-  load(): Promise<(argv: string[]) => Promise<number>>;
+  load(): Promise<CliModule>;
 }
 
 const commands = new Map<string, CliCommand>([
-  ['start', { summary: 'run the API and both workers in one process (embedded defaults)', load: async () => (await import('./start.ts')).runStartCommand }],
-  ['api', { summary: 'run the HTTP API (POST /execute)', load: async () => (await import('./api.ts')).runApiCommand }],
-  ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', load: async () => (await import('./db-worker.ts')).runDbWorkerCommand }],
-  ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', load: async () => (await import('./log-worker.ts')).runLogWorkerCommand }],
-  ['migrate', { summary: "apply Kitsune's and your migrations (POSTGRES_DSN, or the embedded PostgreSQL)", load: async () => (await import('./migrate.ts')).runMigrateCommand }],
-  ['commands', { summary: 'list the command registry, or check that PostgreSQL prepares every statement', load: async () => (await import('./commands.ts')).runCommandsCommand }],
-  ['dlq', { summary: 'list, show, replay (--dry-run) or purge dead letters', load: async () => (await import('./dlq.ts')).runDlqCommand }],
-  ['send', { summary: 'send one command to a running API (--payload, --wait)', load: async () => (await import('./send.ts')).runSendCommand }],
+  ['start', { summary: 'run the API and both workers in one process (embedded defaults)', load: async () => {
+    const m = await import('./start.ts');
+    return { help: m.help, run: m.runStartCommand };
+  } }],
+  ['api', { summary: 'run the HTTP API (POST /execute)', load: async () => {
+    const m = await import('./api.ts');
+    return { help: m.help, run: m.runApiCommand };
+  } }],
+  ['db-worker', { summary: 'run commands from db-events on PostgreSQL, exactly once in effect', load: async () => {
+    const m = await import('./db-worker.ts');
+    return { help: m.help, run: m.runDbWorkerCommand };
+  } }],
+  ['log-worker', { summary: 'forward app-logs to Loki (or to PostgreSQL without LOKI_URL)', load: async () => {
+    const m = await import('./log-worker.ts');
+    return { help: m.help, run: m.runLogWorkerCommand };
+  } }],
+  ['status', { summary: 'what runs where: instance, database, transport, logs, lag per worker group', load: async () => {
+    const m = await import('./status.ts');
+    return { help: m.help, run: m.runStatusCommand };
+  } }],
+  ['migrate', { summary: "apply Kitsune's and your migrations (POSTGRES_DSN, or the embedded PostgreSQL)", load: async () => {
+    const m = await import('./migrate.ts');
+    return { help: m.help, run: m.runMigrateCommand };
+  } }],
+  ['commands', { summary: 'list the command registry, or check that PostgreSQL prepares every statement', load: async () => {
+    const m = await import('./commands.ts');
+    return { help: m.help, run: m.runCommandsCommand };
+  } }],
+  ['dlq', { summary: 'list, show, replay (--dry-run) or purge dead letters', load: async () => {
+    const m = await import('./dlq.ts');
+    return { help: m.help, run: m.runDlqCommand };
+  } }],
+  ['send', { summary: 'send one command to a running API (--payload, --wait)', load: async () => {
+    const m = await import('./send.ts');
+    return { help: m.help, run: m.runSendCommand };
+  } }],
+  ['reset', { summary: 'delete the embedded data (.kitsune) to start afresh (--yes)', load: async () => {
+    const m = await import('./reset.ts');
+    return { help: m.help, run: m.runResetCommand };
+  } }],
+  ['completion', { summary: 'print a shell completion script (bash, zsh, fish)', load: async () => {
+    const m = await import('./completion.ts');
+    return { help: m.help, run: (argv) => m.runCompletionCommand(argv, helpTexts) };
+  } }],
 ]);
+
+/** Every command's help text, for `kitsune completion`. */
+async function helpTexts(): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  for (const [name, command] of commands) texts.set(name, (await command.load()).help);
+  return texts;
+}
 
 const isRole = (name: string): name is Role => (roles as readonly string[]).includes(name);
 
@@ -59,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
     return ExitCodes.usage;
   }
   if (isRole(name)) await preflight(name, rest);
-  return (await command.load())(rest);
+  return (await command.load()).run(rest);
 }
 
 const { verbose, rest: args } = takeVerbose(process.argv.slice(2));

@@ -8,7 +8,7 @@ import { roleAddress } from './preflight.ts';
 import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 import { serveWorkerMetrics } from './worker-metrics.ts';
 
-const help = `usage: kitsune log-worker
+export const help = `usage: kitsune log-worker
 
 Consumes app-logs and forwards each line to Loki, or to the kitsune.logs table in PostgreSQL
 (served at GET /logs) when LOKI_URL is not set. Lines Loki refuses go to app-logs.dlq with

@@ -5,7 +5,7 @@ import { createPool } from '../db/pool.ts';
 import { cliLogger, findDatabase } from './context.ts';
 import { databaseFailure } from './startup-errors.ts';
 
-const help = `usage: kitsune migrate
+export const help = `usage: kitsune migrate
 
 Applies Kitsune's own migrations (schema kitsune) and then yours (KITSUNE_MIGRATIONS_DIR,
 default ./migrations; files NNNN_name.sql, forward-only). Roles also do this at start; running it

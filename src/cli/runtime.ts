@@ -15,7 +15,7 @@ import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
 import type { Transport } from '../transport/types.ts';
 import { startEmbeddedInstance, type EmbeddedInstance } from './embedded.ts';
 import { CliError, ExitCodes } from './exit-codes.ts';
-import { brokerFailure, databaseFailure, registryFailure } from './startup-errors.ts';
+import { brokerFailure, databaseFailure, describeDsn, describeUrl, registryFailure } from './startup-errors.ts';
 
 export interface Runtime {
   config: Config;
@@ -52,7 +52,8 @@ export { UsageError } from './exit-codes.ts';
  * failure closes what was opened and throws a CliError naming the fix and its exit code.
  */
 export async function openRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
-  const logger = createLogger({ level: config.logLevel, service: config.serviceName, role: options.role });
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  const logger = createLogger({ level: config.logLevel, service: config.serviceName, role: options.role, pretty });
   const closers: Array<() => Promise<void>> = [];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -98,6 +99,17 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     await transport.ensureTopics(kitsuneTopics(config)).catch((error: unknown) => {
       throw config.kafkaBrokers ? brokerFailure(error, config, command) : databaseFailure(error, dsn ?? '', embedded, command);
     });
+    // One line that says what this role works with, so an operator reading the log knows where it points.
+    logger.info(
+      {
+        database: dsn ? `${describeDsn(dsn)}${embedded ? ' (embedded)' : ''}` : 'none',
+        broker: config.kafkaBrokers ? `Kafka ${config.kafkaBrokers.join(',')}` : 'the Postgres log in the database',
+        logs: config.lokiUrl ? `Loki ${describeUrl(config.lokiUrl)}` : 'PostgreSQL (kitsune.logs)',
+        registry: config.registryPath,
+        commands: registry.list().length,
+      },
+      `kitsune ${command}: connected`,
+    );
     const defer = (closer: () => Promise<void>): void => void closers.push(closer);
     return { config, logger, pool, transport, registry, schemaRegistry, embedded, instance, defer, close };
   } catch (error) {

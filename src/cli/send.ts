@@ -9,7 +9,7 @@ import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { LogLevels } from '../events/envelope.ts';
 import { UsageError } from './runtime.ts';
 
-const help = `usage: kitsune send <command> --payload '<json>' [options]
+export const help = `usage: kitsune send <command> --payload '<json>' [options]
 
 Sends one command to a running Kitsune API (kitsune start, or kitsune api) and prints the answer
 as JSON. Retries 429/503 and network errors with the same idempotency key, so it never sends a

@@ -10,7 +10,7 @@ import { roleAddress } from './preflight.ts';
 import { openRuntime } from './runtime.ts';
 import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 
-const help = `usage: kitsune start
+export const help = `usage: kitsune start
 
 Runs the API, the DB worker and the log worker in one process. With nothing configured it needs
 nothing installed: PostgreSQL is embedded (data under ./.kitsune), events travel through a

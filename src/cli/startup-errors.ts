@@ -43,6 +43,18 @@ export function describeDsn(dsn: string): string {
   }
 }
 
+/** A URL fit for a log line or a message: no user name or password. */
+export function describeUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}
+
 /** The one line for a failure to load the command registry (exit 4). */
 export function registryFailure(error: unknown, config: Config, command: string): CliError {
   const prefix = `kitsune ${command}`;

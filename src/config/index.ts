@@ -105,6 +105,11 @@ export interface Config {
   metricsPort: number | undefined;
   /** KITSUNE_LOG_LEVEL: pino level of Kitsune's own logs. (Default: 'info') */
   logLevel: string;
+  /**
+   * KITSUNE_LOG_FORMAT: `json` (one object per line, for collectors), `pretty` (for people), or
+   * `auto`: pretty when stdout is a terminal, JSON otherwise. (Default: 'auto')
+   */
+  logFormat: 'auto' | 'json' | 'pretty';
   /** KITSUNE_SERVICE_NAME: the `service` label and resource name. (Default: 'kitsune') */
   serviceName: string;
 }
@@ -132,6 +137,7 @@ export const configDefaults = {
   logMessageMaxBytes: 16_384,
   batchMaxItems: 500,
   logLevel: 'info',
+  logFormat: 'auto',
   serviceName: 'kitsune',
   schemaRegistryWireFormat: 'header',
   schemaRegistryTimeoutMs: 10_000,
@@ -216,6 +222,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   const logLevel = text('KITSUNE_LOG_LEVEL') ?? configDefaults.logLevel;
   if (!logLevels.has(logLevel)) problems.push(`KITSUNE_LOG_LEVEL must be one of ${[...logLevels].join(', ')} (got '${logLevel}')`);
+  const logFormat = text('KITSUNE_LOG_FORMAT') ?? configDefaults.logFormat;
+  if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty') problems.push(`KITSUNE_LOG_FORMAT must be auto, json or pretty (got '${logFormat}')`);
 
   const config: Config = {
     http: {
@@ -253,6 +261,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metricsPort: text('KITSUNE_METRICS_PORT') === undefined ? undefined : integer('KITSUNE_METRICS_PORT', 0, 0, 65_535),
     logLevel,
+    logFormat: logFormat === 'json' || logFormat === 'pretty' ? logFormat : 'auto',
     serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,
   };
   if (config.ingest.apiKeysFile && !existsSync(config.ingest.apiKeysFile)) {

@@ -1,10 +1,13 @@
-/** Kitsune's own logs: structured JSON lines on stdout (pino), one logger per process. */
+/**
+ * Kitsune's own logs, one logger per process: JSON lines on stdout (pino) for collectors, or the
+ * same records made readable by pino-pretty when `pretty` (a person at a terminal). Both write
+ * synchronously, so a line logged just before process.exit() is not lost.
+ */
 import { pino, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
-export function createLogger(options: { level: string; service: string; role: string }): Logger {
-  return pino({
-    level: options.level,
-    base: { service: options.service, role: options.role },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+export function createLogger(options: { level: string; service: string; role: string; pretty?: boolean }): Logger {
+  const settings = { level: options.level, base: { service: options.service, role: options.role }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (!options.pretty) return pino(settings);
+  return pino(settings, PinoPretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
 }

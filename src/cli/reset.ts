@@ -1,0 +1,56 @@
+/**
+ * `kitsune reset`: deletes the embedded instance's data (its PostgreSQL cluster, wherever it
+ * lives, and the data directory), so the tour starts again from id 1. A command rather than
+ * "rm -rf .kitsune" because, as root, the cluster may live under /var/lib/kitsune (see
+ * embeddedClusterDir) and would survive that; and because it must refuse while Kitsune runs.
+ */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, loadDotEnv } from '../config/index.ts';
+import { cliLogger } from './context.ts';
+import { embeddedClusterDir, stopOrphanedPostgres } from './embedded.ts';
+import { ExitCodes } from './exit-codes.ts';
+import { claimDataDir } from './instance.ts';
+
+export const help = `usage: kitsune reset [--yes]
+
+Deletes the embedded instance's data: its PostgreSQL cluster (every event, result, table row and
+log line in it) and the data directory (KITSUNE_DATA_DIR, default ./.kitsune). The next
+\`kitsune start\` begins afresh. Refused while a Kitsune runs on the data directory.
+Without --yes it only prints what it would delete, and exits 1.
+POSTGRES_DSN, Kafka and Loki are never touched: reset knows only the embedded data.
+`;
+
+export async function runResetCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, yes: { type: 'boolean' } } });
+  if (values.help) {
+    process.stdout.write(help);
+    return ExitCodes.ok;
+  }
+  loadDotEnv();
+  const config = loadConfig();
+  const cluster = embeddedClusterDir(config.dataDir);
+  const targets = [config.dataDir, ...(cluster.startsWith(`${config.dataDir}/`) ? [] : [dirname(cluster)])].filter((path) => existsSync(path));
+  if (targets.length === 0) {
+    process.stdout.write(`nothing to reset: ${config.dataDir} does not exist\n`);
+    return ExitCodes.ok;
+  }
+  // Held while deleting, so no `kitsune start` can begin on a half-deleted directory.
+  const claim = await claimDataDir(config.dataDir, 'reset');
+  try {
+    if (!values.yes) {
+      process.stdout.write(`would delete:\n${targets.map((path) => `  ${path}\n`).join('')}Run \`kitsune reset --yes\` to delete them.\n`);
+      return ExitCodes.failed;
+    }
+    await stopOrphanedPostgres(cluster, cliLogger(config, 'reset'));
+    for (const path of targets) await rm(path, { recursive: true, force: true });
+    process.stdout.write(`deleted:\n${targets.map((path) => `  ${path}\n`).join('')}${config.postgresDsn ? 'POSTGRES_DSN is set: that database was not touched.\n' : ''}`);
+    return ExitCodes.ok;
+  } finally {
+    // Its file went with the directory; release() only removes a file that is still ours.
+    await claim.release();
+  }
+}
+
