@@ -21,6 +21,8 @@ export const ErrorCodes = {
   REGISTRY_INVALID: 'KITSUNE_REGISTRY_INVALID',
   /** The schema registry refused a command's schema (changed under its version, incompatible). */
   SCHEMA_REFUSED: 'KITSUNE_SCHEMA_REFUSED',
+  /** The embedded PostgreSQL cannot be set up or started on this machine; the message says what to do. */
+  EMBEDDED_POSTGRES_FAILED: 'KITSUNE_EMBEDDED_POSTGRES_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -101,7 +101,7 @@ async function bringUp(options: UpOptions, state: ServicesState, started: Servic
       detached: true,
       logFile: join(dir, 'postgres.log'),
     });
-    state.postgres = { pid: pg.pid, dsn: pg.dsn, dataDir, logFile: pg.logFile };
+    state.postgres = { pid: pg.pid, dsn: pg.dsn, dataDir: pg.dataDir, logFile: pg.logFile };
     await writeState(dir, state);
     postgresDsn = pg.dsn;
     started.push('postgres');

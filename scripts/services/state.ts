@@ -2,13 +2,11 @@
  * What `services up` started, so `down` stops exactly those processes by PID and `up` twice
  * finds them again. One JSON file in the services directory.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { reachableByOthers } from '../../src/db/embedded.ts';
+import { writePrivateFile } from '../../src/db/embedded.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -43,16 +41,13 @@ export interface ServicesState {
 }
 
 /**
- * KITSUNE_SERVICES_DIR. (Default: `<repo>/.kitsune/services`; as root, when the checkout cannot be
- * entered by the `postgres` user, `<tmpdir>/kitsune-services-<hash of the checkout path>`.)
+ * KITSUNE_SERVICES_DIR. (Default: `<repo>/.kitsune/services`.) As root in a checkout the `postgres`
+ * user cannot enter, the PostgreSQL cluster inside it is a link to /var/lib/kitsune (see
+ * src/db/embedded/location.ts); everything else stays here.
  */
 export function servicesDir(): string {
   if (process.env.KITSUNE_SERVICES_DIR) return resolve(process.env.KITSUNE_SERVICES_DIR);
-  const inRepo = join(repoRoot, '.kitsune', 'services');
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root || reachableByOthers(inRepo)) return inRepo;
-  const hash = createHash('sha256').update(repoRoot).digest('hex').slice(0, 12);
-  return join(tmpdir(), `kitsune-services-${hash}`);
+  return join(repoRoot, '.kitsune', 'services');
 }
 
 const stateFile = (dir: string): string => join(dir, 'state.json');
@@ -68,5 +63,6 @@ export async function writeState(dir: string, state: ServicesState): Promise<voi
     await rm(stateFile(dir), { force: true });
     return;
   }
-  await writeFile(stateFile(dir), `${JSON.stringify(state, null, 2)}\n`);
+  // Holds the PostgreSQL superuser DSN, password included: readable by the owner only.
+  await writePrivateFile(stateFile(dir), `${JSON.stringify(state, null, 2)}\n`);
 }

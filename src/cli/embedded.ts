@@ -4,12 +4,11 @@
  * server starts, so a second start is refused with the first one's PID and URL instead of tripping
  * over PostgreSQL's own lock.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { isAlive, reachableByOthers, startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
+import { isAlive, startEmbeddedPostgres, stopByPid } from '../db/embedded.ts';
 import { toError } from '../errors.ts';
 import { CliError, ExitCodes } from './exit-codes.ts';
 import { claimDataDir, type InstanceClaim } from './instance.ts';
@@ -24,16 +23,16 @@ export interface EmbeddedInstance {
 }
 
 /**
- * Where the embedded cluster lives: `<dataDir>/postgres`, unless we are root and the `postgres`
- * user (which PostgreSQL runs as) cannot enter its parents, as in a checkout under /root. Then
- * a directory under /var/lib/kitsune named after the data directory, so each checkout keeps its
- * own data across restarts.
+ * Where the embedded cluster lives: `<dataDir>/postgres`, or, when that is a link to the place a
+ * root start moved it to (src/db/embedded/location.ts), the place it links to.
  */
 export function embeddedClusterDir(dataDir: string): string {
-  const preferred = join(dataDir, 'postgres');
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root || reachableByOthers(preferred)) return preferred;
-  return join('/var/lib/kitsune', createHash('sha256').update(dataDir).digest('hex').slice(0, 16), 'postgres');
+  const requested = join(dataDir, 'postgres');
+  try {
+    return realpathSync(requested);
+  } catch {
+    return requested;
+  }
 }
 
 /**
@@ -69,19 +68,20 @@ export async function startEmbeddedInstance(config: Config, command: string, log
   const clusterDir = embeddedClusterDir(config.dataDir);
   // We own the data directory now: a server left on the cluster would refuse the new one.
   await stopOrphanedPostgres(clusterDir, logger);
-  if (clusterDir !== join(config.dataDir, 'postgres')) {
-    logger.warn({ dataDir: clusterDir }, "the 'postgres' user cannot enter the data directory's parents; keeping the embedded cluster here instead");
-  }
   let server;
   try {
-    // Detached: in its own process group, so a Ctrl-C in the terminal reaches Kitsune alone, which
-    // finishes its in-flight work on the database before it stops the server.
-    server = await startEmbeddedPostgres({ dataDir: clusterDir, port: await freePort(), logFile: join(config.dataDir, 'postgres.log'), detached: true });
+    // The server runs in its own process group, so a Ctrl-C in the terminal reaches Kitsune alone,
+    // which finishes its in-flight work on the database before it stops the server.
+    server = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), port: await freePort(), logFile: join(config.dataDir, 'postgres.log') });
   } catch (error) {
     await claim.release();
     throw new CliError(ExitCodes.database, `kitsune ${command}: the embedded PostgreSQL did not start: ${toError(error).message}`, { cause: error });
   }
   const { pid, dsn } = server;
+  if (server.dataDir !== join(config.dataDir, 'postgres')) {
+    logger.info({ dataDir: server.dataDir, link: join(config.dataDir, 'postgres') }, "the embedded cluster lives where the 'postgres' user can reach it");
+  }
+  if (server.passwordRotated) logger.warn('the embedded superuser password was the old constant one; it is now random (`kitsune db url` shows it)');
   // A process.exit() before stop() (a second Ctrl-C, a fatal error) still asks the server to shut
   // down: sending a signal is synchronous, so it works inside 'exit'. It is never left running.
   const onExit = (): void => {
@@ -100,6 +100,6 @@ export async function startEmbeddedInstance(config: Config, command: string, log
     await stop();
     throw error;
   }
-  logger.info({ dataDir: clusterDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
+  logger.info({ dataDir: server.dataDir, ms: Date.now() - started }, 'embedded PostgreSQL started');
   return { dsn, postgresPid: pid, claim, stop };
 }

