@@ -123,20 +123,21 @@ export async function startKafka(dir: string, readyTimeoutMs = 120_000): Promise
   );
   await out.close();
   child.unref();
-  if (child.pid === undefined) throw new Error('could not spawn java');
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
+  let exited: string | undefined;
+  child.once('error', (error: NodeJS.ErrnoException) => (exited = `could not be started (${error.code ?? error.message})`));
+  child.once('exit', (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     const log = await readFile(logFile, 'utf8');
     if (log.includes('Kafka Server started')) break;
-    if (exited !== undefined) throw new Error(`Kafka exited with code ${exited} during startup; see ${logFile}`);
+    if (exited !== undefined) throw new Error(`Kafka (java) ${exited} during startup; see ${logFile}`);
     if (Date.now() > deadline) {
-      process.kill(child.pid, 'SIGKILL');
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
       throw new Error(`Kafka did not start within ${readyTimeoutMs} ms; see ${logFile}`);
     }
     await sleep(100);
   }
-  return { pid: child.pid, brokers: `127.0.0.1:${port}`, dataDir, logFile };
+  // Set: the broker logged that it started.
+  return { pid: child.pid!, brokers: `127.0.0.1:${port}`, dataDir, logFile };
 }

@@ -55,6 +55,10 @@ const commands = new Map<string, CliCommand>([
     const m = await import('./send.ts');
     return { help: m.help, run: m.runSendCommand };
   } }],
+  ['db', { summary: 'print the PostgreSQL URL Kitsune uses (db url), for psql', load: async () => {
+    const m = await import('./db.ts');
+    return { help: m.help, run: m.runDbCommand };
+  } }],
   ['reset', { summary: 'delete the embedded data (.kitsune) to start afresh (--yes)', load: async () => {
     const m = await import('./reset.ts');
     return { help: m.help, run: m.runResetCommand };

@@ -3,12 +3,14 @@
  * the Postgres log, and the operator commands find that database through its embedded.json.
  */
 import assert from 'node:assert/strict';
-import { chmod } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import { ExitCodes } from '../../src/cli/exit-codes.ts';
 import { dataDir, kitsune, kitsuneJson, startKitsune } from './support.ts';
 
-test('with nothing configured, kitsune send, dlq and commands check all reach the embedded instance of kitsune start', { timeout: 180_000 }, async (t) => {
+test('with nothing configured, kitsune send, dlq, db url and commands check all reach the embedded instance of kitsune start', { timeout: 180_000 }, async (t) => {
   const dir = await dataDir(t);
   // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter the directory.
   await chmod(dir, 0o755);
@@ -24,6 +26,16 @@ test('with nothing configured, kitsune send, dlq and commands check all reach th
 
   const letters = await kitsuneJson<Array<{ event_id: string; sqlstate: string }>>(['dlq', 'list'], env);
   assert.deepEqual(letters.map((l) => [l.event_id, l.sqlstate]), [[id, '23505']]);
+  const url = await kitsune(['db', 'url'], env);
+  assert.equal(url.code, 0, url.stderr);
+  const dsn = new URL(url.stdout.trim());
+  assert.equal(dsn.username, 'postgres');
+  assert.notEqual(dsn.password, 'kitsune', 'a random superuser password, not the old constant');
+  const client = new pg.Client({ connectionString: dsn.toString() });
+  await client.connect();
+  await client.end();
+  assert.equal((await stat(join(dir, 'embedded.json'))).mode & 0o777, 0o600, 'the file naming the DSN is private');
+
   const check = await kitsune(['commands', 'check'], env);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /on the embedded PostgreSQL of kitsune start \(pid \d+\)/);
