@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { postgresBinaries } from './embedded/binaries.ts';
 import { initCluster, postgresOwner } from './embedded/initdb.ts';
-import { clusterLocation, isRoot } from './embedded/location.ts';
+import { clusterLocation, isRoot, runningPostmaster } from './embedded/location.ts';
 import { embeddedFailure, stopByPid } from './embedded/processes.ts';
 import { dsnFor, probe, settlePassword, storedPassword } from './embedded/superuser.ts';
 
@@ -38,7 +38,7 @@ export interface EmbeddedPostgresOptions {
   user?: string;
   /** File that receives the server's stdout and stderr. (Default: `<dataDir>/../postgres.log`) */
   logFile?: string;
-  /** When true the server is not killed with this process (the test harness). (Default: false) */
+  /** When true this process does not wait for the server, which outlives it (the test harness). (Default: false) */
   detached?: boolean;
   /** How long to wait for the server to accept connections. (Default: 60_000 ms) */
   readyTimeoutMs?: number;
@@ -65,6 +65,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const owner = isRoot() ? await postgresOwner() : undefined;
   const binaries = await postgresBinaries(dataDir);
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await initCluster(binaries, dataDir, user, owner);
+  const running = runningPostmaster(dataDir);
+  if (running !== undefined) {
+    throw embeddedFailure(
+      `The embedded cluster in ${dataDir} is already served by PostgreSQL pid ${running}: another Kitsune ` +
+        `uses it, or one that was killed left its server running. Stop that Kitsune, or the server (kill -INT ${running}), and start again.`,
+    );
+  }
 
   await mkdir(dirname(logFile), { recursive: true });
   const log = await open(logFile, 'a');
@@ -77,7 +84,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=200',
     ],
-    { ...owner, detached: options.detached ?? false, stdio: ['ignore', log.fd, log.fd] },
+    // Its own process group (POSIX): a terminal's Ctrl-C reaches Kitsune alone, which finishes its
+    // work against the server and then stops it by PID, instead of both stopping at once.
+    { ...owner, detached: process.platform !== 'win32', stdio: ['ignore', log.fd, log.fd] },
   );
   await log.close();
   let ended: string | undefined;

@@ -77,17 +77,17 @@ async function sweepOrphans(): Promise<void> {
     const origin = await readFile(join(home, 'origin'), 'utf8').catch(() => undefined);
     if (origin === undefined) continue;
     const linked = await readlink(origin.trim()).catch(() => undefined);
-    if (linked === join(home, 'postgres') || serverRunning(join(home, 'postgres'))) continue;
+    if (linked === join(home, 'postgres') || runningPostmaster(join(home, 'postgres')) !== undefined) continue;
     await rm(home, { recursive: true, force: true });
   }
 }
 
-/** The first line of postmaster.pid names the postmaster while it runs. */
-function serverRunning(dataDir: string): boolean {
+/** The postmaster running on `dataDir`, from the first line of its postmaster.pid, if any. */
+export function runningPostmaster(dataDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && isAlive(pid);
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
