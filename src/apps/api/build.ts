@@ -19,6 +19,7 @@ import { registerMetrics } from './metrics.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ApiError, errorBody, problem } from './problems.ts';
+import { clientErrorHandler, frameworkErrors, registerTextGuard } from './text-guard.ts';
 
 export interface ApiLimits {
   bodyLimitBytes: number;
@@ -88,6 +89,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // A line per request costs more than the request at 15k/s; metrics cover request rates.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.decorateRequest('apiKey', undefined);
   app.removeAllContentTypeParsers();
@@ -138,6 +141,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return Promise.resolve();
   };
 
+  registerTextGuard(app);
   if (deps.metrics) registerMetrics(app, deps.metrics);
   registerExecuteRoutes(app, deps, authenticate, keys !== undefined);
   registerCatalogRoutes(app, deps.registry);

@@ -16,6 +16,8 @@ export const ApiErrorCodes = {
   batch_too_large: 413,
   body_too_large: 413,
   unsupported_media_type: 415,
+  request_timeout: 408,
+  headers_too_large: 431,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

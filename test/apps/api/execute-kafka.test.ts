@@ -163,6 +163,8 @@ describe('idempotency and bad input against a real Kafka broker', { skip: kafkaS
       { name: 'invalid log level', payload: JSON.stringify({ ...valid, log: { level: 'LOUD', message: 'hi' } }), status: 422, code: 'invalid_log', field: '/log/level' },
       { name: 'unknown top-level field', payload: JSON.stringify({ ...valid, extra: 1 }), status: 400, code: 'invalid_request', field: '/extra' },
       { name: 'body not an object', payload: '[1,2,3]', status: 400, code: 'invalid_request' },
+      { name: 'NUL in a payload string', payload: JSON.stringify({ ...valid, payload: { name: 'x\u0000', email: 'a@b.co' } }), status: 400, code: 'invalid_request', field: '/payload/name' },
+      { name: 'lone surrogate in the log message', payload: JSON.stringify({ ...valid, log: { level: 'INFO', message: 'x\ud800' } }), status: 400, code: 'invalid_request', field: '/log/message' },
     ];
     for (const c of matrix) {
       const response = await send(c.payload, c.headers);

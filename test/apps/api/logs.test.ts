@@ -146,6 +146,9 @@ describe('GET /logs against real PostgreSQL', () => {
       ['?cursor=bm90LWEtY3Vyc29y', '/cursor'],
       ['?command=a&command=b', '/command'],
       [`?text=${'x'.repeat(300)}`, '/text'],
+      // PostgreSQL text cannot hold NUL: this was a 500 (invalid byte sequence for encoding "UTF8": 0x00).
+      ['?command=%00', 'query.command'],
+      ['?text=a%00', 'query.text'],
     ];
     for (const [query, field] of cases) {
       const { status, body } = await get(query);
