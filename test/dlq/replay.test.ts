@@ -63,13 +63,12 @@ describe('replayDeadLetters on the Postgres log', () => {
 
   test('20 dead letters at --rate 10 take about two seconds, one per 100 ms, and move the bookmark to the end', async () => {
     const { deps, published } = await fixture(20);
-    const started = Date.now();
     const report = await replayDeadLetters(deps, { ...options, ratePerSecond: 10 });
     const span = published.at(-1)!.at - published[0]!.at;
     assert.equal(report.replayed.length, 20);
     assert.equal(published.length, 20);
+    // A lower bound only: pacing can never be faster than the rate; a loaded machine may be slower.
     assert.ok(span >= 1_850, `published over ${span} ms; 10/s allows no less than 1.9 s`);
-    assert.ok(Date.now() - started < 10_000);
     assert.deepEqual(report.bookmark, new Map([[0, 20n]]));
     const snapshot = await deps.log.describe(deps.dlqTopic, deps.group);
     assert.equal(snapshot.partitions[0]!.committed, 20n, 'committed in the log');

@@ -11,10 +11,15 @@ function batch(line: string): JsonStream[] {
 
 test('a 429 fault answers with Retry-After until its window ends, then pushes are stored', async (t) => {
   const loki = await startLoki(t);
-  loki.faults.push({ kind: FaultKinds.STATUS, status: 429, retryAfterSeconds: 2, forMs: 300 });
+  // The window is long enough for two pushes on a loaded machine; it starts at the first push, so
+  // it has surely ended forMs after that push was answered.
+  const forMs = 2_000;
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 429, retryAfterSeconds: 2, forMs });
 
-  const during = [await push(loki, batch('one')), await push(loki, batch('two'))];
-  await sleep(350);
+  const first = await push(loki, batch('one'));
+  const firstAnsweredAt = Date.now();
+  const during = [first, await push(loki, batch('two'))];
+  await sleep(Math.max(0, firstAnsweredAt + forMs - Date.now()) + 10);
   const after = await push(loki, batch('three'));
 
   for (const answer of during) {
@@ -126,7 +131,7 @@ test('close() drops a push hung without end instead of waiting for it', async (t
   const loki = await startLoki(t);
   loki.faults.push({ kind: FaultKinds.HANG });
   const hung = push(loki, batch('never answered'));
-  await sleep(50);
+  while (loki.stats().pushesReceived === 0) await sleep(10);
 
   await loki.close();
   await loki.close();

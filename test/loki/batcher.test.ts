@@ -5,6 +5,11 @@ import { LokiBatcher, LokiClient, LokiFailures, type LokiBatcherOptions, type Pu
 import { isRetryable } from '../../src/errors.ts';
 import { FaultKinds, startLokiServer, type LokiServerOptions, type LokiTestServer } from '../support/loki/index.ts';
 
+/** Polls `condition` until it holds (the test's timeout bounds the wait). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(10);
+}
+
 async function startLoki(t: TestContext, options: LokiServerOptions = {}): Promise<LokiTestServer> {
   const loki = await startLokiServer(options);
   t.after(() => loki.close());
@@ -44,10 +49,11 @@ test('entries submitted apart are pushed together once the batch wait ends', asy
 
 test('a stream is pushed as soon as its pending entries reach batchBytes, and the remainder waits for the timer', async (t) => {
   const loki = await startLoki(t);
-  const batcher = batcherFor(t, loki, { batchWaitMs: 30_000, batchBytes: 2_000 });
+  // A batch wait no test run outlasts: the remainder can only go when flushed.
+  const batcher = batcherFor(t, loki, { batchWaitMs: 600_000, batchBytes: 2_000 });
   // ~105 bytes an entry (line and metadata): 40 entries are two full batches and a remainder.
   const submitted = batcher.submit(Array.from({ length: 40 }, (_, i) => entry('a', i, `${'x'.repeat(90)} ${i}`)));
-  await sleep(500);
+  await waitFor(() => loki.stats().acceptedEntries > 30);
   const stats = loki.stats();
   assert.equal(stats.pushesReceived, 2, 'the two full batches went at once');
   assert.ok(stats.acceptedEntries > 30 && stats.acceptedEntries < 40, `accepted ${stats.acceptedEntries}`);
@@ -60,9 +66,9 @@ test('a stream is pushed as soon as its pending entries reach batchBytes, and th
 
 test('flush() pushes what is pending without waiting for the batch timer', async (t) => {
   const loki = await startLoki(t);
-  const batcher = batcherFor(t, loki, { batchWaitMs: 30_000 });
+  const batcher = batcherFor(t, loki, { batchWaitMs: 600_000 });
   const pending = batcher.submit([entry('a', 1), entry('b', 1)]);
-  await sleep(50);
+  await sleep(50); // a window for a wrongly early push to show; a correct batcher waits ten minutes
   assert.equal(loki.stats().pushesReceived, 0);
   batcher.flush();
   assert.deepEqual(await pending, [{ accepted: true }, { accepted: true }]);
@@ -124,8 +130,9 @@ test('a 429 with Retry-After is not retried before Retry-After has passed', asyn
 test('500s, a hung push and a refused connection are retried until Loki accepts, and each entry is stored once', async (t) => {
   const loki = await startLoki(t);
   const retries: PushRetryInfo[] = [];
-  const batcher = batcherFor(t, loki, { timeoutMs: 200, onRetry: (info) => retries.push(info) });
-  loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 2 }, { kind: FaultKinds.HANG, forMs: 1_000, count: 1 });
+  // The hung push hangs for good, so only the client's timeout ends it; ordinary pushes have ample time.
+  const batcher = batcherFor(t, loki, { timeoutMs: 3_000, onRetry: (info) => retries.push(info) });
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 2 }, { kind: FaultKinds.HANG, count: 1 });
   const outcomes = await batcher.submit(Array.from({ length: 10 }, (_, i) => entry('a', i)));
   assert.ok(outcomes.every((outcome) => outcome.accepted));
   assert.deepEqual(retries.map((retry) => retry.failure), [LokiFailures.serverError, LokiFailures.serverError, LokiFailures.timeout]);
@@ -144,20 +151,18 @@ test('a stream\'s entries reach Loki in submission order, even when earlier push
   assert.deepEqual(loki.entries().map((stored) => stored.line), lines);
 });
 
-test('close() rejects waiting submissions with a retryable error and stops retrying', async (t) => {
+test('close() rejects waiting submissions with a retryable error and stops retrying', { timeout: 60_000 }, async (t) => {
   const loki = await startLoki(t);
-  const batcher = batcherFor(t, loki);
-  loki.faults.push({ kind: FaultKinds.STATUS, status: 500, forMs: 60_000 });
+  // A 500, then a retry that hangs for good: close() finds the batcher inside its retry loop, and
+  // every push it made was counted by the server before close() (a hung push is read first).
+  const batcher = batcherFor(t, loki, { timeoutMs: 600_000 });
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 1 }, { kind: FaultKinds.HANG, count: 100 });
   const submitted = batcher.submit([entry('a', 1)]);
-  await sleep(200);
-  const started = Date.now();
+  await waitFor(() => loki.stats().pushesReceived === 2);
+  // Without close() cutting it short the submission would wait ten minutes: the test's timeout.
   await batcher.close();
   await assert.rejects(submitted, (error: unknown) => isRetryable(error));
-  assert.ok(Date.now() - started < 1_000);
   await assert.rejects(batcher.submit([entry('a', 2)]), (error: unknown) => isRetryable(error), 'a closed batcher takes nothing');
-  // A push aborted by close() may still be counted by the server once it read what was sent.
-  await sleep(100);
-  const pushesAfterClose = loki.stats().pushesReceived;
-  await sleep(300);
-  assert.equal(loki.stats().pushesReceived, pushesAfterClose, 'no retry after close() (the backoff here is at most 50 ms)');
+  await sleep(300); // a window for a retry after close() to show; the backoff here is at most 50 ms
+  assert.equal(loki.stats().pushesReceived, 2, 'no retry after close()');
 });

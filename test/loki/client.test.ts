@@ -76,14 +76,13 @@ test('Loki\'s answers are classified by status: 400 and 413 refuse the entries, 
   assert.deepEqual([unavailable.failure, unavailable.retryable, unavailable.retryAfterMs], [LokiFailures.serverError, true, undefined]);
 });
 
-test('a push Loki does not answer within the timeout fails as a retryable timeout, and nothing of it is stored', async (t) => {
+test('a push Loki does not answer within the timeout fails as a retryable timeout, and nothing of it is stored', { timeout: 60_000 }, async (t) => {
   const loki = await startLoki(t);
-  loki.faults.push({ kind: FaultKinds.HANG, forMs: 2_000 });
-  const started = Date.now();
-  const error = await pushError(new LokiClient({ url: loki.url, timeoutMs: 200 }), [{ ts: nowNs(), line: 'hung', metadata: {} }]);
+  // Hung for good: only the client's own timeout can end the push (else the test times out).
+  loki.faults.push({ kind: FaultKinds.HANG });
+  const error = await pushError(new LokiClient({ url: loki.url, timeoutMs: 500 }), [{ ts: nowNs(), line: 'hung', metadata: {} }]);
   assert.equal(error.failure, LokiFailures.timeout);
   assert.equal(error.retryable, true);
-  assert.ok(Date.now() - started < 1_500, 'the client gave up at its timeout, not when the server answered');
   assert.equal(loki.entries().length, 0);
 });
 

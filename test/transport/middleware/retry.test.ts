@@ -109,17 +109,16 @@ test('retry waits at least the retryAfterMs an error carries, even beyond maxDel
   assert.deepEqual(delays, [15_000, 100]);
 });
 
-test('retry stops waiting and rethrows the last error when its signal aborts', async () => {
+// The backoff is 59 s, longer than the test may take: only the abort can end the wait in time.
+test('retry stops waiting and rethrows the last error when its signal aborts', { timeout: 30_000 }, async () => {
   const controller = new AbortController();
   const error = transient();
   const handler = failing(error, transient('never reached'));
-  const started = Date.now();
   setTimeout(() => controller.abort(), 20);
 
   const wrapped = retry({ initialDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.99, signal: controller.signal });
   await assert.rejects(wrapped(handler)(receivedMessage()), (thrown) => thrown === error);
   assert.equal(handler.calls, 1);
-  assert.ok(Date.now() - started < 1_000, 'the 59 s backoff was cut short');
 });
 
 test('retry does not retry once its signal has aborted', async () => {

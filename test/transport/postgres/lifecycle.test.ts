@@ -40,7 +40,7 @@ test('close ends a pool the transport created, and leaves no connection behind',
   await transport.close();
   await waitFor(
     async () => (await log.admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rowCount === 0,
-    5_000,
+    30_000,
     () => 'its connections to close',
   );
 });
@@ -87,7 +87,7 @@ test('a subscription closed on its own commits what its handler finished and kee
     handled++;
   }, { group });
   await transport.publish(topic, [message(1), message(2)]);
-  await waitFor(() => handled >= 1, 5_000, () => 'a handler to finish');
+  await waitFor(() => handled >= 1, 30_000, () => 'a handler to finish');
   await subscription.close();
   const { rows } = await log.admin.query<{ next_offset: string }>(
     `SELECT next_offset FROM ${log.table('offsets')} WHERE group_name = $1`,

@@ -87,7 +87,7 @@ test('a publisher that commits late does not make a consumer skip its message', 
     fast = transport.publish(topic, [message(1, keyOn(0))]);
     // A writer to another partition is not held up.
     await transport.publish(topic, [message(100, keyOn(1))]);
-    await waitFor(() => received.some((m) => m.partition === 1), 5_000, () => 'the other partition to be delivered');
+    await waitFor(() => received.some((m) => m.partition === 1), 30_000, () => 'the other partition to be delivered');
     await sleep(300);
     assert.deepEqual(received.filter((m) => m.partition === 0), [], 'nothing on partition 0 is visible before the slow writer commits');
     await slow.query('COMMIT');
@@ -95,7 +95,7 @@ test('a publisher that commits late does not make a consumer skip its message', 
     slow.release();
   }
   await fast;
-  await waitFor(() => received.filter((m) => m.partition === 0).length === 2, 5_000, () => `${received.length} received`);
+  await waitFor(() => received.filter((m) => m.partition === 0).length === 2, 30_000, () => `${received.length} received`);
   const partition0 = received.filter((m) => m.partition === 0);
   assert.deepEqual(partition0.map(seqOf), [0, 1], 'the slow message is delivered, and first');
   assert.deepEqual(partition0.map((m) => m.offset), [0n, 1n]);

@@ -33,7 +33,7 @@ async function consumedTen(log: LogFixture, options: Parameters<LogFixture['open
     received.push(m);
     return Promise.resolve();
   }, { group });
-  await waitFor(() => received.length === 10, 5_000, () => `${received.length}/10`);
+  await waitFor(() => received.length === 10, 30_000, () => `${received.length}/10`);
   await subscription.close(); // commits 10
   await transport.publish(topic, Array.from({ length: 5 }, (_, i) => message(10 + i)));
   return { topic, transport };
@@ -70,7 +70,7 @@ test('retention runs on its own timer', async (t) => {
   const log = logFixture(t);
   const { topic } = await consumedTen(log, { retention: { maxAgeMs: hourMs, intervalMs: 100 } });
   await age(log, topic, 15);
-  await waitFor(async () => (await offsetsLeft(log, topic)).length === 5, 5_000, () => 'the timer to sweep');
+  await waitFor(async () => (await offsetsLeft(log, topic)).length === 5, 30_000, () => 'the timer to sweep');
 });
 
 test('after retention, offsets keep counting and a new group starts at the oldest message left', async (t) => {
@@ -84,7 +84,7 @@ test('after retention, offsets keep counting and a new group starts at the oldes
     received.push(m);
     return Promise.resolve();
   }, { group: fresh('late-group') });
-  await waitFor(() => received.length === 4, 5_000, () => `${received.length}/4`);
+  await waitFor(() => received.length === 4, 30_000, () => `${received.length}/4`);
   assert.deepEqual(received.map((m) => m.offset), [12n, 13n, 14n, 15n]);
   assert.deepEqual(received.map(seqOf), [12, 13, 14, 15]);
 });

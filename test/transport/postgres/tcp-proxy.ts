@@ -10,11 +10,13 @@ export interface TcpProxy {
   dsn: string;
   cut(): void;
   restore(): void;
+  /** New connections go to this server from now on (a restarted server on another port). */
+  retarget(dsn: string): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(dsn: string): Promise<TcpProxy> {
-  const target = new URL(dsn);
+  let target = new URL(dsn);
   const sockets = new Set<Socket>();
   let cut = false;
   const server = createServer((client) => {
@@ -47,6 +49,9 @@ export async function startTcpProxy(dsn: string): Promise<TcpProxy> {
     },
     restore() {
       cut = false;
+    },
+    retarget(next) {
+      target = new URL(next);
     },
     async close() {
       for (const socket of sockets) socket.destroy();
