@@ -42,7 +42,7 @@ describe('client against a real API, Kafka and the DB worker', { skip: kafkaSkip
       registry,
       publisher: transport,
       topics: { dbEvents: topics.dbEvents, appLogs: topics.dbResults },
-      limits: { bodyLimitBytes: 65_536, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 10, publishTimeoutMs: 5_000 },
+      limits: { bodyLimitBytes: 65_536, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 10, publishTimeoutMs: 30_000 },
       results: new ResultWaiter(pool),
       logger: false,
     });

@@ -3,7 +3,6 @@
  * here: these tests are about the HTTP contract; broker behaviour is in execute-kafka.test.ts.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
@@ -12,7 +11,7 @@ import { buildApi, type ApiDeps } from '../../../src/apps/api/build.ts';
 import { loadRegistry } from '../../../src/commands/index.ts';
 import type { CommandEvent } from '../../../src/events/envelope.ts';
 import { MemoryTransport } from '../../../src/transport/memory/index.ts';
-import type { ReceivedMessage } from '../../../src/transport/types.ts';
+import type { OutgoingMessage, Publisher } from '../../../src/transport/types.ts';
 import { repoRoot } from '../../../scripts/services/state.ts';
 
 const topics = { dbEvents: 'db-events', appLogs: 'app-logs' };
@@ -20,22 +19,25 @@ const limits = { bodyLimitBytes: 64 * 1024, maxJsonDepth: 16, logMessageMaxBytes
 
 async function setup(t: TestContext, overrides: Partial<ApiDeps> = {}): Promise<{
   request: (url: string, body?: unknown, headers?: Record<string, string>) => Promise<LightMyRequestResponse>;
-  published: () => Promise<ReceivedMessage[]>;
+  /** What the API handed to the broker for db-events, recorded as publish() was called (no waiting). */
+  published: () => OutgoingMessage[];
 }> {
   const transport = new MemoryTransport();
   await transport.ensureTopics([{ name: topics.dbEvents, partitions: 3 }, { name: topics.appLogs, partitions: 1 }]);
-  const app = await buildApi({ registry: await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')), publisher: transport, topics, limits, logger: false, ...overrides });
-  t.after(() => app.close());
-  const seen: ReceivedMessage[] = [];
-  await transport.subscribe(topics.dbEvents, (m) => Promise.resolve(void seen.push(m)), { group: `g-${randomUUID()}` });
   t.after(() => transport.close());
+  const seen: OutgoingMessage[] = [];
+  const publisher: Publisher = {
+    publish: (topic, messages) => {
+      if (topic === topics.dbEvents) seen.push(...messages);
+      return transport.publish(topic, messages);
+    },
+  };
+  const app = await buildApi({ registry: await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')), publisher, topics, limits, logger: false, ...overrides });
+  t.after(() => app.close());
   return {
     request: (url, body, headers = {}) =>
       app.inject({ method: body === undefined ? 'GET' : 'POST', url, headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) }),
-    published: async () => {
-      await new Promise((resolveTick) => setTimeout(resolveTick, 50));
-      return seen;
-    },
+    published: () => seen,
   };
 }
 
@@ -65,7 +67,7 @@ describe('API keys', () => {
     const response = await api.request('/execute', createUser('a@example.com'));
     assert.equal(response.statusCode, 401);
     assert.equal(response.json<{ error: { code: string } }>().error.code, 'unauthorized');
-    assert.deepEqual(await api.published(), []);
+    assert.deepEqual(api.published(), []);
   });
 
   test('an unknown key is 401 and a key without the command is 403', async (t) => {
@@ -75,14 +77,14 @@ describe('API keys', () => {
     const forbidden = await api.request('/execute', createUser('a@example.com'), { 'x-api-key': readerKey });
     assert.equal(forbidden.statusCode, 403);
     assert.equal(forbidden.json<{ error: { code: string; field: string } }>().error.field, '/command');
-    assert.deepEqual(await api.published(), []);
+    assert.deepEqual(api.published(), []);
   });
 
   test('the source comes from the key, never from the body', async (t) => {
     const api = await setup(t, { apiKeys });
     const response = await api.request('/execute', createUser('b@example.com', { source: 'pretending-to-be-payroll' }), { authorization: `Bearer ${billingKey}` });
     assert.equal(response.statusCode, 202, response.body);
-    const [record] = await api.published();
+    const [record] = api.published();
     assert.equal((JSON.parse(record!.value.toString()) as CommandEvent).metadata.source, 'billing-service');
   });
 
@@ -126,7 +128,7 @@ describe('POST /execute/batch', () => {
     assert.deepEqual(body.results.map((r) => r.status), ['accepted', 'rejected', 'accepted']);
     assert.equal(body.results[1]?.error?.code, 'unknown_command');
     assert.equal(body.results[1]?.error?.field, '/commands/1/command');
-    assert.equal((await api.published()).length, 2);
+    assert.equal((api.published()).length, 2);
   });
 
   test('a retried batch with the same Idempotency-Key gets the same ids, item by item', async (t) => {
@@ -144,7 +146,7 @@ describe('POST /execute/batch', () => {
     const response = await api.request('/execute/batch', { commands: Array.from({ length: 6 }, (_, i) => createUser(`${i}@example.com`)) });
     assert.equal(response.statusCode, 413);
     assert.equal(response.json<{ error: { code: string } }>().error.code, 'batch_too_large');
-    assert.deepEqual(await api.published(), []);
+    assert.deepEqual(api.published(), []);
   });
 });
 

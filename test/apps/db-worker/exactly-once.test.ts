@@ -60,7 +60,7 @@ describe('DB worker on Kafka and PostgreSQL', { skip: kafkaSkip }, () => {
       registry,
       publisher: transport,
       topics: { dbEvents: topics.dbEvents, appLogs: topics.dbResults },
-      limits: { bodyLimitBytes: 65_536, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 10, publishTimeoutMs: 5_000 },
+      limits: { bodyLimitBytes: 65_536, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 10, publishTimeoutMs: 30_000 },
       results: new ResultWaiter(pool),
       logger: false,
     });

@@ -32,7 +32,7 @@ describe('POST /execute → app-logs on Kafka → log worker → Loki', { skip: 
       registry: await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')),
       publisher: transport,
       topics,
-      limits: { bodyLimitBytes: 64 * 1024, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 100, publishTimeoutMs: 5_000 },
+      limits: { bodyLimitBytes: 64 * 1024, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 100, publishTimeoutMs: 30_000 },
       logger: false,
     });
     worker = createLogWorker({

@@ -4,13 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer } from '@platformatic/kafka';
 import { encodeEvent, eventHeaders, type CommandEvent, type LogLevel } from '../../../src/events/envelope.ts';
 import { newEventId } from '../../../src/events/ids.ts';
 import { childTraceparent } from '../../../src/observability/trace-context.ts';
 import type { OutgoingMessage, Publisher } from '../../../src/transport/types.ts';
 import type { StoredEntry } from '../../support/loki/index.ts';
-import { kafkaBrokers } from '../../support/services.ts';
+import { readWholeTopic } from '../../support/kafka-topic.ts';
 
 export interface EventShape {
   command?: string;
@@ -62,24 +61,9 @@ export interface ConsumedRecord {
   offset: bigint;
 }
 
-/** Every record on `topic` up to now: reads from the start until `settleMs` pass with nothing new. */
-export async function readTopic(topic: string, settleMs = 1_500): Promise<ConsumedRecord[]> {
-  const consumer = new Consumer({ clientId: 'log-worker-test-reader', groupId: `reader-${randomUUID()}`, bootstrapBrokers: kafkaBrokers(), autocommit: false, maxWaitTime: 200 });
-  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
-  try {
-    const records: ConsumedRecord[] = [];
-    let last = Date.now();
-    stream.on('data', (message) => {
-      last = Date.now();
-      const headers = new Map([...message.headers].map(([k, v]) => [k.toString(), v.toString()]));
-      records.push({ id: headers.get('kitsune-id'), value: Buffer.from(message.value), headers, partition: message.partition, offset: message.offset });
-    });
-    while (Date.now() - last < settleMs) await sleep(100);
-    return records;
-  } finally {
-    await stream.close();
-    await consumer.close();
-  }
+/** Every record on `topic` up to now (its end offsets when called). */
+export async function readTopic(topic: string): Promise<ConsumedRecord[]> {
+  return (await readWholeTopic(topic)).map(({ value, headers, partition, offset }) => ({ id: headers.get('kitsune-id'), value, headers, partition, offset }));
 }
 
 /** Polls `check` until it returns true; fails with `what` and the last `describe()` after `timeoutMs`. */
