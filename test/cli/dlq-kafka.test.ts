@@ -37,7 +37,7 @@ interface ReplayJson {
   bookmark: Record<string, string>;
 }
 
-test('on Kafka, a create_user that violates a constraint is dead-lettered, and after the fix a dry run then a replay apply it exactly once', { skip: kafkaSkip, timeout: 240_000 }, async (t) => {
+test('on Kafka, a create_user that violates a constraint is dead-lettered, and after the fix a dry run then a replay apply it exactly once', { skip: kafkaSkip, timeout: 900_000 }, async (t) => {
   const instance: { running?: RunningKitsune } = {};
   const database = await createDatabase();
   const pool = new pg.Pool({ connectionString: database.dsn, max: 2 });

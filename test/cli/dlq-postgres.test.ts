@@ -69,14 +69,14 @@ async function instance(t: TestContext): Promise<Instance> {
 
 const pendingLetters = (env: Env): Promise<Letter[]> => kitsuneJson<Letter[]>(['dlq', 'list'], env);
 
-test('on the Postgres log, a constraint violation is dead-lettered, and after the fix a dry run then a replay apply it exactly once', { timeout: 240_000 }, async (t) => {
+test('on the Postgres log, a constraint violation is dead-lettered, and after the fix a dry run then a replay apply it exactly once', { timeout: 900_000 }, async (t) => {
   const kit = await instance(t);
   const email = `grace-${randomUUID().slice(0, 8)}@example.com`;
   assert.equal((await kit.createUser('Grace', email)).code, 0);
   const failed = await kit.createUser('Grace Hopper', email);
   assert.equal(failed.code, 1, 'dead-lettered');
 
-  const letters = await waitFor('the dead letter', 20_000, async () => ((await pendingLetters(kit.env)).length > 0 ? pendingLetters(kit.env) : undefined));
+  const letters = await waitFor('the dead letter', 120_000, async () => ((await pendingLetters(kit.env)).length > 0 ? pendingLetters(kit.env) : undefined));
   assert.equal(letters.length, 1);
   assert.equal(letters[0]!.event_id, failed.id);
   assert.equal(letters[0]!.sqlstate, '23505');
@@ -101,7 +101,7 @@ test('on the Postgres log, a constraint violation is dead-lettered, and after th
   await transport.subscribe(kit.env.KITSUNE_TOPIC_DB_RESULTS!, (m) => Promise.resolve(void results.push(m)), { group: `results-${randomUUID()}` });
   const forced = await kitsuneJson<ReplayJson>(['dlq', 'replay', '--all', '--force'], kit.env);
   assert.deepEqual(forced.duplicates, [failed.id]);
-  await waitFor('the duplicate outcome', 20_000, () =>
+  await waitFor('the duplicate outcome', 120_000, () =>
     results.some((m) => {
       const body = JSON.parse(m.value.toString('utf8')) as { event_id: string; status: string };
       return body.event_id === failed.id && body.status === 'duplicate';
@@ -109,18 +109,18 @@ test('on the Postgres log, a constraint violation is dead-lettered, and after th
   assert.deepEqual(await kit.users(email), ['Grace Hopper'], 'still one row after a forced second replay');
 });
 
-test('the loop guard holds an event replayed three times, re-validation holds events the registry no longer accepts, and purge drops what is left', { timeout: 240_000 }, async (t) => {
+test('the loop guard holds an event replayed three times, re-validation holds events the registry no longer accepts, and purge drops what is left', { timeout: 900_000 }, async (t) => {
   const kit = await instance(t);
   const email = `linus-${randomUUID().slice(0, 8)}@example.com`;
   await kit.createUser('Linus', email);
   const failing = await kit.createUser('Linus T', email);
-  await waitFor('the dead letter', 20_000, async () => ((await pendingLetters(kit.env)).length > 0 ? true : undefined));
+  await waitFor('the dead letter', 120_000, async () => ((await pendingLetters(kit.env)).length > 0 ? true : undefined));
 
   await t.test('each replay of an event that still fails brings it back with its replay count raised', async () => {
     for (let round = 1; round <= 3; round++) {
       const replay = await kitsuneJson<ReplayJson>(['dlq', 'replay', '--wait', '30'], kit.env, 1);
       assert.deepEqual(replay.outcomes, { [failing.id]: 'dead_lettered' }, `round ${round}`);
-      const letters = await waitFor(`dead letter of round ${round}`, 20_000, async () => {
+      const letters = await waitFor(`dead letter of round ${round}`, 120_000, async () => {
         const listed = await pendingLetters(kit.env);
         return listed.some((l) => l.replay_count === round) ? listed : undefined;
       });
@@ -142,7 +142,7 @@ test('the loop guard holds an event replayed three times, re-validation holds ev
   });
 
   await t.test('an event whose version left the registry is reported as not replayable, with the known versions', async () => {
-    await waitFor('the fifth dead letter', 20_000, async () => ((await pendingLetters(kit.env)).some((l) => l.replay_count === 4) ? true : undefined));
+    await waitFor('the fifth dead letter', 120_000, async () => ((await pendingLetters(kit.env)).some((l) => l.replay_count === 4) ? true : undefined));
     const registry = join(kit.env.KITSUNE_DATA_DIR!, 'registry-v2.yaml');
     await writeFile(registry, registryWithOnlyVersion2);
     const env = { ...kit.env, KITSUNE_REGISTRY: registry };

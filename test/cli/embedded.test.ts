@@ -10,12 +10,12 @@ import pg from 'pg';
 import { ExitCodes } from '../../src/cli/exit-codes.ts';
 import { dataDir, kitsune, kitsuneJson, startKitsune } from './support.ts';
 
-test('with nothing configured, kitsune send, dlq, db url and commands check all reach the embedded instance of kitsune start', { timeout: 180_000 }, async (t) => {
+test('with nothing configured, kitsune send, dlq, db url and commands check all reach the embedded instance of kitsune start', { timeout: 900_000 }, async (t) => {
   const dir = await dataDir(t);
   // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter the directory.
   await chmod(dir, 0o755);
   const env = { KITSUNE_DATA_DIR: dir };
-  const running = await startKitsune(t, env, 120_000);
+  const running = await startKitsune(t, env);
   const payload = JSON.stringify({ name: 'Emb', email: 'emb@example.com' });
 
   const first = await kitsune(['send', 'create_user', '--payload', payload, '--wait', '--url', running.url], env);

@@ -33,8 +33,12 @@ export function cliEnv(own: Env): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs `kitsune <args>` to completion (from the repository's root, or from `options.cwd`). */
-export function kitsune(args: string[], env: Env, timeoutMs = 60_000, options: { cwd?: string } = {}): Promise<CliResult> {
+/**
+ * Runs `kitsune <args>` to completion (from the repository's root, or from `options.cwd`). The time
+ * limits here and in startKitsune only catch a hang: on a machine loaded by other work one CLI
+ * start takes seconds, and a test makes dozens.
+ */
+export function kitsune(args: string[], env: Env, timeoutMs = 180_000, options: { cwd?: string } = {}): Promise<CliResult> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin/kitsune.js'), ...args], {
     cwd: options.cwd ?? repoRoot,
     env: cliEnv(env),
@@ -71,7 +75,7 @@ export interface RunningKitsune {
 }
 
 /** Starts `kitsune start` and resolves once it printed its URL; stopped by PID when the test ends. */
-export async function startKitsune(t: TestContext, env: Env, timeoutMs = 60_000): Promise<RunningKitsune> {
+export async function startKitsune(t: TestContext, env: Env, timeoutMs = 180_000): Promise<RunningKitsune> {
   const child = spawn(process.execPath, ['bin/kitsune.js', 'start'], {
     cwd: repoRoot,
     env: cliEnv({ HTTP_PORT: '0', KITSUNE_LOG_LEVEL: 'warn', ...env }),
