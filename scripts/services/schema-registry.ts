@@ -150,20 +150,21 @@ export async function startSchemaRegistry(dir: string, readyTimeoutMs = 180_000)
   });
   await out.close();
   child.unref();
-  if (child.pid === undefined) throw new Error(`could not spawn ${java}`);
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
+  let exited: string | undefined;
+  child.once('error', (error: NodeJS.ErrnoException) => (exited = `could not be started with ${java} (${error.code ?? error.message})`));
+  child.once('exit', (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
 
   const url = `http://127.0.0.1:${port}${ccompatPath}`;
   const deadline = Date.now() + readyTimeoutMs;
   while (!(await answers(`${url}/subjects`))) {
-    if (exited !== undefined) throw new Error(`Apicurio Registry exited with code ${exited} during startup; see ${logFile}`);
+    if (exited !== undefined) throw new Error(`Apicurio Registry ${exited} during startup; see ${logFile}`);
     if (Date.now() > deadline) {
-      process.kill(child.pid, 'SIGKILL');
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
       throw new Error(`Apicurio Registry did not answer within ${readyTimeoutMs} ms; see ${logFile}`);
     }
     await sleep(200);
   }
-  return { pid: child.pid, url, version: release.version, java, logFile };
+  // Set: the registry answered.
+  return { pid: child.pid!, url, version: release.version, java, logFile };
 }
 
