@@ -5,7 +5,7 @@
 # CI cannot run Docker, so test/deploy/image.test.ts replays the `build` stage's steps in a
 # throw-away folder, assembles the `runtime` stage's files the way its COPY lines say, and starts
 # the roles from that tree with this file's ENTRYPOINT, ENV and HEALTHCHECK: what is written here
-# is what CI runs. Choices and sizes: docs/deploy.md and docs/decisions/0017-deployment.md.
+# is what CI runs. Choices and sizes: docs/deploy.md and docs/decisions/0020-deployment.md.
 
 # Node 24 LTS on Debian 12 (glibc: the embedded PostgreSQL of `kitsune start` is a glibc build).
 # Override with --build-arg NODE_IMAGE=node:24.x.y-bookworm-slim@sha256:... to pin a digest.
