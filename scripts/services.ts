@@ -11,10 +11,34 @@ import { isAlive } from '../src/db/embedded.ts';
 import { down, exportLines, up } from './services/harness.ts';
 import { readState, servicesDir } from './services/state.ts';
 
+const usage = `usage: npm run services -- up [--schema-registry]|down|status
+
+The real services the tests and benchmarks use, for people too (on loopback, free ports):
+  up      start Kafka 4 (KRaft, one node; needs a JDK 17+ and Maven on the PATH, jars from Maven
+          Central cached in ~/.m2) and PostgreSQL (the embedded server), or reuse running ones;
+          prints export lines: eval "$(npm run -s services -- up)" sets KAFKA_BROKERS, POSTGRES_DSN.
+          --schema-registry adds Apicurio Registry (KITSUNE_SCHEMA_REGISTRY_URL)
+  down    stop exactly the processes up started, by PID
+  status  what up started: PID, running or not, address, log file
+State and data live in .kitsune/services (or a directory named after the checkout under the
+system's temporary directory when the postgres user cannot enter this one).
+`;
+
+/** A DSN without its password, for printing. */
+function withoutPassword(dsn: string): string {
+  try {
+    const url = new URL(dsn);
+    url.password = '';
+    return url.toString();
+  } catch {
+    return dsn;
+  }
+}
+
 async function main(command: string | undefined, flags: string[]): Promise<number> {
   const unknown = flags.filter((flag) => flag !== '--schema-registry' || command !== 'up');
   if (unknown.length > 0) {
-    process.stderr.write(`services: unknown option ${unknown[0]}\nusage: npm run services -- up [--schema-registry]|down|status\n`);
+    process.stderr.write(`services: unknown option ${unknown[0]}\n${usage}`);
     return 2;
   }
   switch (command) {
@@ -29,13 +53,21 @@ async function main(command: string | undefined, flags: string[]): Promise<numbe
       return 0;
     case 'status': {
       const state = await readState(servicesDir());
-      for (const [name, service] of Object.entries(state) as Array<[string, { pid: number }]>) {
-        process.stdout.write(`${name}: pid ${service.pid} ${isAlive(service.pid) ? 'running' : 'not running'}\n`);
+      const running = Object.entries(state) as Array<[string, { pid: number; brokers?: string; dsn?: string; url?: string; logFile?: string }]>;
+      if (running.length === 0) process.stdout.write('nothing started: `npm run services -- up` starts Kafka and PostgreSQL\n');
+      for (const [name, service] of running) {
+        const address = service.brokers ?? (service.dsn ? withoutPassword(service.dsn) : service.url) ?? '';
+        process.stdout.write(`${name}: pid ${service.pid} ${isAlive(service.pid) ? 'running' : 'not running'} ${address}${service.logFile ? ` (log: ${service.logFile})` : ''}\n`);
       }
       return 0;
     }
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(usage);
+      return 0;
     default:
-      process.stderr.write('usage: npm run services -- up [--schema-registry]|down|status\n');
+      process.stderr.write(usage);
       return 2;
   }
 }

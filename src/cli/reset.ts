@@ -5,8 +5,8 @@
  * embeddedClusterDir) and would survive that; and because it must refuse while Kitsune runs.
  */
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { cliLogger } from './context.ts';
@@ -17,8 +17,9 @@ import { claimDataDir } from './instance.ts';
 export const help = `usage: kitsune reset [--yes]
 
 Deletes the embedded instance's data: its PostgreSQL cluster (every event, result, table row and
-log line in it) and the data directory (KITSUNE_DATA_DIR, default ./.kitsune). The next
-\`kitsune start\` begins afresh. Refused while a Kitsune runs on the data directory.
+log line in it) and its log, in the data directory (KITSUNE_DATA_DIR, default ./.kitsune), and the
+directory itself when nothing else is left in it (\`npm run services\` keeps its own data in
+.kitsune/services, which reset leaves alone). The next \`kitsune start\` begins afresh. Refused while a Kitsune runs on the data directory.
 Without --yes it only prints what it would delete, and exits 1.
 POSTGRES_DSN, Kafka and Loki are never touched: reset knows only the embedded data.
 `;
@@ -32,9 +33,14 @@ export async function runResetCommand(argv: string[]): Promise<number> {
   loadDotEnv();
   const config = loadConfig();
   const cluster = embeddedClusterDir(config.dataDir);
-  const targets = [config.dataDir, ...(cluster.startsWith(`${config.dataDir}/`) ? [] : [dirname(cluster)])].filter((path) => existsSync(path));
+  // The embedded instance's files only: `npm run services` keeps its Kafka and PostgreSQL in
+  // .kitsune/services, which may be running and are not this instance's to delete.
+  const targets = [
+    ...(cluster.startsWith(`${config.dataDir}/`) ? [cluster] : [dirname(cluster)]),
+    join(config.dataDir, 'postgres.log'),
+  ].filter((path) => existsSync(path));
   if (targets.length === 0) {
-    process.stdout.write(`nothing to reset: ${config.dataDir} does not exist\n`);
+    process.stdout.write(`nothing to reset: no embedded data in ${config.dataDir}\n`);
     return ExitCodes.ok;
   }
   // Held while deleting, so no `kitsune start` can begin on a half-deleted directory.
@@ -46,6 +52,9 @@ export async function runResetCommand(argv: string[]): Promise<number> {
     }
     await stopOrphanedPostgres(cluster, cliLogger(config, 'reset'));
     for (const path of targets) await rm(path, { recursive: true, force: true });
+    await claim.release();
+    // The data directory itself goes too when nothing else is left in it.
+    if ((await readdir(config.dataDir)).length === 0) await rm(config.dataDir, { recursive: true, force: true });
     process.stdout.write(`deleted:\n${targets.map((path) => `  ${path}\n`).join('')}${config.postgresDsn ? 'POSTGRES_DSN is set: that database was not touched.\n' : ''}`);
     return ExitCodes.ok;
   } finally {

@@ -61,7 +61,7 @@ test('kitsune status says what runs where, and kitsune reset refuses while it ru
   assert.equal(await running.stop(), 0);
   const preview = await kitsune(['reset'], env);
   assert.equal(preview.code, ExitCodes.failed);
-  assert.match(preview.stdout, new RegExp(`would delete:\\n  ${dir}\\n`));
+  assert.match(preview.stdout, new RegExp(`would delete:\\n  ${join(dir, 'postgres')}\\n  ${join(dir, 'postgres.log')}\\n`));
   assert.ok(existsSync(join(dir, 'postgres')), 'a preview deletes nothing');
   const reset = await kitsune(['reset', '--yes'], env);
   assert.equal(reset.code, 0, reset.stderr);
