@@ -1,10 +1,11 @@
 /**
  * `kitsune reset`: deletes the embedded instance's data (its PostgreSQL cluster, wherever it
  * lives, and the data directory), so the tour starts again from id 1. A command rather than
- * "rm -rf .kitsune" because, as root, the cluster may live under /var/lib/kitsune (see
- * embeddedClusterDir) and would survive that; and because it must refuse while Kitsune runs.
+ * "rm -rf .kitsune" because, as root, the cluster may live under /var/lib/kitsune (reached through
+ * the link .kitsune/postgres, src/db/embedded/location.ts) and would stay there until a later start
+ * sweeps it; and because it must refuse while Kitsune runs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ import { cliLogger } from './context.ts';
 import { embeddedClusterDir, stopOrphanedPostgres } from './embedded.ts';
 import { ExitCodes } from './exit-codes.ts';
 import { claimDataDir } from './instance.ts';
+import { relocationRoot } from '../db/embedded/location.ts';
 
 export const help = `usage: kitsune reset [--yes]
 
@@ -23,6 +25,14 @@ directory itself when nothing else is left in it (\`npm run services\` keeps its
 Without --yes it only prints what it would delete, and exits 1.
 POSTGRES_DSN, Kafka and Loki are never touched: reset knows only the embedded data.
 `;
+
+const isLink = (path: string): boolean => {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
 
 export async function runResetCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, yes: { type: 'boolean' } } });
@@ -35,10 +45,15 @@ export async function runResetCommand(argv: string[]): Promise<number> {
   const cluster = embeddedClusterDir(config.dataDir);
   // The embedded instance's files only: `npm run services` keeps its Kafka and PostgreSQL in
   // .kitsune/services, which may be running and are not this instance's to delete.
+  const link = join(config.dataDir, 'postgres');
+  // A cluster moved under /var/lib/kitsune (as root) goes with its home there (binaries, origin);
+  // one the operator linked elsewhere goes alone; then the link itself.
+  const relocatedHome = dirname(cluster).startsWith(`${relocationRoot}/`) ? dirname(cluster) : undefined;
   const targets = [
-    ...(cluster.startsWith(`${config.dataDir}/`) ? [cluster] : [dirname(cluster)]),
+    ...(cluster === link ? [] : [relocatedHome ?? cluster]),
+    link,
     join(config.dataDir, 'postgres.log'),
-  ].filter((path) => existsSync(path));
+  ].filter((path) => existsSync(path) || isLink(path));
   if (targets.length === 0) {
     process.stdout.write(`nothing to reset: no embedded data in ${config.dataDir}\n`);
     return ExitCodes.ok;
