@@ -24,7 +24,9 @@ export function exitCodeOf(error: unknown): ExitCode {
     switch (error.code) {
       case ErrorCodes.INVALID_CONFIG:
         return ExitCodes.config;
+      // A schema the schema registry refused is fixed in the registry file too.
       case ErrorCodes.REGISTRY_INVALID:
+      case ErrorCodes.SCHEMA_REFUSED:
         return ExitCodes.registry;
       default:
         return ExitCodes.failed;
