@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createKafkaTransport } from './kafka/index.ts';
 import { createPostgresTransport } from './postgres/index.ts';
-import type { Transport } from './types.ts';
+import type { LagQuery, Transport } from './types.ts';
 
 export function createTransport(config: Config, pool: pg.Pool | undefined, logger: Logger): Transport {
   if (config.kafkaBrokers) {
@@ -37,5 +37,13 @@ export function kitsuneTopics(config: Config): Array<{ name: string; partitions:
     { name: topics.appLogs, partitions: topics.appLogsPartitions },
     { name: `${topics.appLogs}.dlq`, partitions: 1 },
     { name: topics.dbResults, partitions: topics.dbEventsPartitions },
+  ];
+}
+
+/** Kitsune's consumer groups and the topic each consumes: what the lag metrics measure. */
+export function kitsuneConsumerGroups(config: Config): LagQuery[] {
+  return [
+    { group: `${config.groupId}.db-worker`, topic: config.topics.dbEvents },
+    { group: `${config.groupId}.log-worker`, topic: config.topics.appLogs },
   ];
 }

@@ -119,11 +119,34 @@ export interface TransportFeatures {
   crossProcess: boolean;
 }
 
+/** Which consumer group's progress on which topic to measure. */
+export interface LagQuery {
+  group: string;
+  topic: string;
+}
+
+/** How far one group is behind on one partition, read from the broker, not from a consumer. */
+export interface PartitionLag {
+  group: string;
+  topic: string;
+  partition: number;
+  /** Log end offset − the group's committed offset (a group with none: the oldest retained record). */
+  records: number;
+  /** Age of the oldest record the group has not committed, by the broker's timestamps; 0 when caught up. */
+  seconds: number;
+}
+
 export interface Transport extends Publisher, Subscriber {
   readonly name: string;
   readonly features: TransportFeatures;
   /** Creates missing topics with the given partition counts; existing topics are left as they are. */
   ensureTopics(topics: readonly TopicSpec[]): Promise<void>;
+  /**
+   * Every partition's lag for each query, computed from committed offsets, end offsets and record
+   * timestamps as the broker holds them, so it keeps growing while no member consumes (stopped,
+   * paused, crashed). Topics that do not exist yield no rows.
+   */
+  consumerLag(queries: readonly LagQuery[]): Promise<PartitionLag[]>;
   /** Closes every subscription (as Subscription.close()) and the publisher. Idempotent. */
   close(): Promise<void>;
 }

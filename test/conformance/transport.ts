@@ -14,6 +14,7 @@ import { ErrorCodes } from '../../src/errors.ts';
 import type {
   Handler,
   OutgoingMessage,
+  PartitionLag,
   ReceivedMessage,
   SubscribeOptions,
   Subscription,
@@ -310,6 +311,40 @@ export function transportConformance(
       assert.equal(received.length, 1, 'nothing is delivered while paused');
       subscription.resume();
       await waitFor(() => received.length === 2, timeout, () => 'delivery after resume');
+    });
+
+    test('consumer lag counts the records a group has not committed and the age of the oldest, then falls to 0', async (t) => {
+      const transport = await open(t);
+      const name = await topic(transport, 2);
+      const group = fresh('g');
+      const lag = (): Promise<PartitionLag[]> => transport.consumerLag([{ group, topic: name }, { group, topic: fresh('missing') }]);
+      const publishing = Date.now();
+      await transport.publish(name, Array.from({ length: 10 }, (_, i) => message(i, `k${i}`)));
+      const acknowledged = Date.now();
+      // No member has ever consumed: the lag must still be there, and age with the clock.
+      await waitFor(() => Date.now() - acknowledged > 1_200, timeout, () => 'the clock');
+      const reading = Date.now();
+      const behind = await lag();
+      const read = Date.now();
+      assert.deepEqual(behind.map((p) => [p.group, p.topic, p.partition]), [[group, name, 0], [group, name, 1]], 'one row per partition; a missing topic has none');
+      assert.equal(behind.reduce((sum, p) => sum + p.records, 0), 10);
+      for (const p of behind) {
+        if (p.records === 0) assert.equal(p.seconds, 0);
+        else {
+          assert.ok(p.seconds >= (reading - acknowledged) / 1000 - 0.05, `partition ${p.partition}: ${p.seconds} s is at least the time since the publish`);
+          assert.ok(p.seconds <= (read - publishing) / 1000 + 0.5, `partition ${p.partition}: ${p.seconds} s is at most the time since publishing began`);
+        }
+      }
+      const { received } = await record(transport, name, { group });
+      await waitFor(() => received.length === 10, timeout, () => `${received.length}/10`);
+      // Offsets are committed after the handlers resolved, not with them.
+      const deadline = Date.now() + timeout;
+      let after = await lag();
+      while (after.some((p) => p.records !== 0 || p.seconds !== 0)) {
+        if (Date.now() > deadline) assert.fail(`lag never fell to 0: ${JSON.stringify(after)}`);
+        await sleep(50);
+        after = await lag();
+      }
     });
 
     test('close is idempotent and publish after close fails with a clear error', async (t) => {

@@ -6,7 +6,9 @@ import type { Delivery } from '../partition-worker.ts';
 import type {
   BatchHandler,
   Handler,
+  LagQuery,
   OutgoingMessage,
+  PartitionLag,
   SubscribeOptions,
   Subscription,
   TopicSpec,
@@ -14,6 +16,7 @@ import type {
   TransportFeatures,
 } from '../types.ts';
 import { kafkaDefaults, type KafkaClientOptions, type KafkaTransportOptions } from './options.ts';
+import { KafkaLagReader } from './lag.ts';
 import { KafkaPublisher } from './publisher.ts';
 import { KafkaSubscription } from './subscription.ts';
 import { ensureKafkaTopics } from './topics.ts';
@@ -32,6 +35,7 @@ export class KafkaTransport implements Transport {
   readonly features = kafkaFeatures;
   readonly #client: KafkaClientOptions;
   readonly #publisher: KafkaPublisher;
+  readonly #lag: KafkaLagReader;
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #onError: (error: Error) => void;
   #closed: Promise<void> | undefined;
@@ -40,12 +44,18 @@ export class KafkaTransport implements Transport {
     const { onError, ...rest } = options;
     this.#client = { ...kafkaDefaults, ...rest };
     this.#publisher = new KafkaPublisher(this.#client);
+    this.#lag = new KafkaLagReader(this.#client);
     this.#onError = onError ?? (() => undefined);
   }
 
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     if (this.#closed) throw transportClosed('ensureTopics');
     await ensureKafkaTopics(this.#client, topics);
+  }
+
+  consumerLag(queries: readonly LagQuery[]): Promise<PartitionLag[]> {
+    if (this.#closed) return Promise.reject(transportClosed('consumerLag'));
+    return this.#lag.read(queries);
   }
 
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
@@ -78,7 +88,7 @@ export class KafkaTransport implements Transport {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
-      await this.#publisher.close();
+      await Promise.all([this.#publisher.close(), this.#lag.close()]);
     })();
     return this.#closed;
   }

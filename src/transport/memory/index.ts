@@ -17,6 +17,8 @@ import type {
   ReceivedMessage,
   SubscribeOptions,
   Subscription,
+  LagQuery,
+  PartitionLag,
   TopicSpec,
   Transport,
   TransportFeatures,
@@ -218,6 +220,19 @@ export class MemoryTransport implements Transport {
     }
     this.broker.appended.emit('append', topic);
     return Promise.resolve();
+  }
+
+  consumerLag(queries: readonly LagQuery[]): Promise<PartitionLag[]> {
+    const now = Date.now();
+    return Promise.resolve(
+      queries.flatMap(({ group, topic }) =>
+        (this.broker.topics.get(topic) ?? []).map((messages, partition) => {
+          const committed = Number(this.broker.group(topic, group).committed.get(partition) ?? 0n);
+          const oldest = messages[committed];
+          return { group, topic, partition, records: messages.length - committed, seconds: oldest ? Math.max(0, now - oldest.timestamp) / 1000 : 0 };
+        }),
+      ),
+    );
   }
 
   subscribe(topic: string, handler: Handler, options: SubscribeOptions): Promise<Subscription> {

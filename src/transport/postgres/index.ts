@@ -18,7 +18,9 @@ import type { Delivery } from '../partition-worker.ts';
 import type {
   BatchHandler,
   Handler,
+  LagQuery,
   OutgoingMessage,
+  PartitionLag,
   SubscribeOptions,
   Subscription,
   TopicSpec,
@@ -27,6 +29,7 @@ import type {
 } from '../types.ts';
 import { decodeNotice, type LogContext } from './context.ts';
 import { defaults, resolveSettings, type ErrorSource, type PostgresTransportOptions } from './options.ts';
+import { readConsumerLag } from './lag.ts';
 import { isTransient } from './pg-errors.ts';
 import { PostgresPublisher } from './publisher.ts';
 import { RetentionSweeper } from './retention.ts';
@@ -158,6 +161,16 @@ class PostgresLogTransport implements PostgresTransport {
 
   subscribeBatch(topic: string, handler: BatchHandler, options: SubscribeOptions): Promise<Subscription> {
     return this.#subscribe(topic, { kind: 'batch', handler }, options);
+  }
+
+  async consumerLag(queries: readonly LagQuery[]): Promise<PartitionLag[]> {
+    if (this.#closed) throw transportClosed('consumerLag');
+    try {
+      await this.#ensureReady();
+      return await readConsumerLag(this.#context, queries);
+    } catch (error) {
+      throw unavailable('consumerLag', error);
+    }
   }
 
   async deleteExpiredMessages(): Promise<number> {

@@ -31,6 +31,7 @@ export const queryNames = [
   'LeaseRelease',
   'OffsetCommit',
   'OffsetFetch',
+  'ConsumerLag',
 ] as const;
 
 export type QueryName = (typeof queryNames)[number];

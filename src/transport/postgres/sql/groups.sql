@@ -73,3 +73,27 @@ SET next_offset = excluded.next_offset, committed_at = excluded.committed_at;
 -- name: OffsetFetch
 SELECT partition, next_offset FROM kitsune_log.offsets
 WHERE group_name = $1 AND topic = $2 AND partition = ANY ($3::int[]);
+
+-- name: ConsumerLag
+-- For each (group $1[i], topic $2[i]), every partition: its end offset, where the group stands
+-- (its committed offset, never below the oldest retained message; with no commit, the oldest
+-- retained message, where a new group starts), and the age of the oldest message not yet
+-- committed by the database clock, 0 when caught up. One index probe per partition.
+SELECT g.group_name, p.topic, p.partition,
+  p.next_offset - c.from_offset AS records,
+  coalesce(greatest(0, extract(epoch FROM now() - m.created_at)), 0)::float8 AS seconds
+FROM unnest($1::text[], $2::text[]) AS g(group_name, topic)
+JOIN kitsune_log.partitions AS p ON p.topic = g.topic
+LEFT JOIN kitsune_log.offsets AS o
+  ON o.group_name = g.group_name AND o.topic = p.topic AND o.partition = p.partition
+CROSS JOIN LATERAL (
+  SELECT coalesce(greatest(o.next_offset,
+    (SELECT min("offset") FROM kitsune_log.messages WHERE topic = p.topic AND partition = p.partition)),
+    p.next_offset) AS from_offset
+) AS c
+LEFT JOIN LATERAL (
+  SELECT created_at FROM kitsune_log.messages
+  WHERE topic = p.topic AND partition = p.partition AND "offset" >= c.from_offset
+  ORDER BY "offset" LIMIT 1
+) AS m ON true
+ORDER BY g.group_name, p.topic, p.partition;
