@@ -3,6 +3,7 @@ import { startApi } from '../apps/api/main.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { listenFailure } from './ports.ts';
 import { roleAddress } from './preflight.ts';
+import { createRoleMetrics } from './role-metrics.ts';
 import { openRuntime } from './runtime.ts';
 import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
 
@@ -32,7 +33,7 @@ export async function runApiCommand(argv: string[]): Promise<number> {
   const listen = roleAddress('api', config);
   const runtime = await openRuntime(config, { role: 'api', allowEmbedded: false, needsPostgres: false });
   try {
-    const api = await startApi(runtime).catch((error: unknown) => {
+    const api = await startApi(runtime, createRoleMetrics(runtime, 'api')).catch((error: unknown) => {
       throw listenFailure(error, listen);
     });
     runtime.defer(() => api.stop());

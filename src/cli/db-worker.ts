@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startDbWorker } from '../apps/db-worker/main.ts';
 import { dbWorkerMetrics } from '../apps/db-worker/metrics.ts';
-import { createMetricsRegistry } from '../observability/metrics.ts';
+import { createRoleMetrics } from './role-metrics.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
 import { openRuntime } from './runtime.ts';
 import { roleAddress } from './preflight.ts';
@@ -32,7 +32,7 @@ export async function runDbWorkerCommand(argv: string[]): Promise<number> {
   const metricsAt = roleAddress('db-worker', config);
   const runtime = await openRuntime(config, { role: 'db-worker', allowEmbedded: false, needsPostgres: true });
   try {
-    const metrics = createMetricsRegistry({ service: config.serviceName, role: 'db-worker' });
+    const metrics = createRoleMetrics(runtime, 'db-worker');
     const worker = await startDbWorker(runtime, dbWorkerMetrics(metrics));
     runtime.defer(() => worker.stop());
     const stopMetrics = await serveWorkerMetrics(metrics, metricsAt, runtime.logger);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { startLogWorker, type RunningLogWorker } from '../apps/log-worker/main.ts';
 import type { LogWorkerCounters } from '../apps/log-worker/metrics.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
-import { createMetricsRegistry } from '../observability/metrics.ts';
+import { createRoleMetrics } from './role-metrics.ts';
 import { openRuntime } from './runtime.ts';
 import { roleAddress } from './preflight.ts';
 import { listenForShutdown, onShutdownSignal } from './shutdown.ts';
@@ -38,7 +38,7 @@ export async function runLogWorkerCommand(argv: string[]): Promise<number> {
   const runtime = await openRuntime(config, { role: 'log-worker', allowEmbedded: false, needsPostgres: config.lokiUrl === undefined });
   let worker: RunningLogWorker;
   try {
-    const registry = createMetricsRegistry({ service: config.serviceName, role: 'log-worker' });
+    const registry = createRoleMetrics(runtime, 'log-worker');
     worker = await startLogWorker(runtime, registry);
     runtime.defer(() => worker.stop());
     runtime.defer(await serveWorkerMetrics(registry, metricsAt, runtime.logger));

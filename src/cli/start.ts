@@ -4,7 +4,7 @@ import { startDbWorker } from '../apps/db-worker/main.ts';
 import { dbWorkerMetrics } from '../apps/db-worker/metrics.ts';
 import { startLogWorker } from '../apps/log-worker/main.ts';
 import { loadConfig, loadDotEnv } from '../config/index.ts';
-import { createMetricsRegistry } from '../observability/metrics.ts';
+import { createRoleMetrics } from './role-metrics.ts';
 import { listenFailure } from './ports.ts';
 import { roleAddress } from './preflight.ts';
 import { openRuntime } from './runtime.ts';
@@ -36,7 +36,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
   const listen = roleAddress('start', config);
   const runtime = await openRuntime(config, { role: 'start', allowEmbedded: true, needsPostgres: true });
   const { logger } = runtime;
-  const metrics = createMetricsRegistry({ service: config.serviceName, role: 'all' });
+  const metrics = createRoleMetrics(runtime, 'all');
   let url: string;
   try {
     const dbWorker = await startDbWorker(runtime, dbWorkerMetrics(metrics));

@@ -16,6 +16,7 @@ import { registerEventRoutes, type ResultWaiter } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
 import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
 import { registerMetrics } from './metrics.ts';
+import { instrumentPublisher } from '../../observability/publish-metrics.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ApiError, errorBody, problem } from './problems.ts';
@@ -142,8 +143,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   };
 
   registerTextGuard(app);
-  if (deps.metrics) registerMetrics(app, deps.metrics);
-  registerExecuteRoutes(app, deps, authenticate, keys !== undefined);
+  const metrics = deps.metrics ? registerMetrics(app, deps.metrics) : undefined;
+  const publisher = deps.metrics ? instrumentPublisher(deps.publisher, deps.metrics) : deps.publisher;
+  registerExecuteRoutes(app, { ...deps, publisher }, authenticate, keys !== undefined, metrics);
   registerCatalogRoutes(app, deps.registry);
   if (deps.results) registerEventRoutes(app, deps.results);
   if (deps.logs) registerLogRoutes(app, deps.logs);

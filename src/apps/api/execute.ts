@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { toError } from '../../errors.ts';
 import { childTraceparent, parseTraceparent } from '../../observability/trace-context.ts';
 import type { ApiDeps } from './build.ts';
+import type { ApiMetrics } from './metrics.ts';
 import { prepareCommand, type PreparedCommand, type RequestContext } from './command-request.ts';
 import { ApiError, problem, type ApiProblem } from './problems.ts';
 
@@ -34,6 +35,7 @@ export function registerExecuteRoutes(
   deps: ApiDeps,
   authenticate: (request: FastifyRequest) => Promise<void>,
   rateLimited: boolean,
+  metrics?: ApiMetrics,
 ): void {
   const now = deps.now ?? (() => new Date());
   const limits = { logMessageMaxBytes: deps.limits.logMessageMaxBytes };
@@ -86,10 +88,10 @@ export function registerExecuteRoutes(
     ]);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(unavailable(commands, `the broker did not acknowledge within ${deps.limits.publishTimeoutMs} ms`, 5)),
-        deps.limits.publishTimeoutMs,
-      );
+      timer = setTimeout(() => {
+        metrics?.publishDeadlineExceeded();
+        reject(unavailable(commands, `the broker did not acknowledge within ${deps.limits.publishTimeoutMs} ms`, 5));
+      }, deps.limits.publishTimeoutMs);
     });
     try {
       await Promise.race([sent, deadline]);

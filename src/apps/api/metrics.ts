@@ -3,9 +3,14 @@
  * (`/events/:id`), never the raw URL, so ids do not become label values.
  */
 import type { FastifyInstance } from 'fastify';
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
-export function registerMetrics(app: FastifyInstance, registry: Registry): void {
+export interface ApiMetrics {
+  /** A publish was not acknowledged within the deadline; the client got 503. */
+  publishDeadlineExceeded(): void;
+}
+
+export function registerMetrics(app: FastifyInstance, registry: Registry): ApiMetrics {
   const requests = new Histogram({
     name: 'kitsune_http_request_duration_seconds',
     help: 'HTTP requests by method, route pattern and status',
@@ -18,5 +23,11 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): void 
     requests.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     done();
   });
+  const deadlines = new Counter({
+    name: 'kitsune_api_publish_deadline_exceeded_total',
+    help: 'Requests answered 503 because the broker did not acknowledge within KITSUNE_PUBLISH_TIMEOUT_MS',
+    registers: [registry],
+  });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  return { publishDeadlineExceeded: () => deadlines.inc() };
 }

@@ -1,10 +1,17 @@
 /**
- * The DB worker's Prometheus metrics. Labels are closed lists (status, command from the
- * registry, breaker state), so cardinality stays bounded.
+ * The DB worker's Prometheus metrics. Labels are closed lists (status, command and version from
+ * the registry, breaker state, KITSUNE_* failure codes), so cardinality stays bounded.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CircuitState } from '../../transport/middleware/index.ts';
+import { OutcomeStatuses } from './execute-batch.ts';
 import type { DbWorkerHooks } from './worker.ts';
+
+/** KITSUNE_STATEMENT_FAILED → statement_failed; anything outside that closed form → other. */
+export function reasonLabel(code: string | undefined): string {
+  const match = code === undefined ? null : /^KITSUNE_([A-Z_]{1,48})$/.exec(code);
+  return match ? match[1]!.toLowerCase() : 'other';
+}
 
 const breakerLevels: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -12,8 +19,20 @@ const breakerLevels: Record<CircuitState, number> = { closed: 0, half_open: 1, o
 export function dbWorkerMetrics(registry: Registry): DbWorkerHooks {
   const events = new Counter({
     name: 'kitsune_db_events_total',
-    help: 'Events handled by the DB worker, by outcome (succeeded, duplicate, conflict, dead_lettered) and command',
-    labelNames: ['status', 'command'] as const,
+    help: 'Events handled by the DB worker, by outcome (succeeded, duplicate, conflict, dead_lettered), command and version',
+    labelNames: ['status', 'command', 'version'] as const,
+    registers: [registry],
+  });
+  const deadLetters = new Counter({
+    name: 'kitsune_db_dead_letters_total',
+    help: 'Events the DB worker sent to the db-events DLQ, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'kitsune_db_retries_total',
+    help: 'Events handed back for redelivery after their batch failed, by reason (unavailable, circuit_open, ...)',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   const batches = new Histogram({
@@ -41,7 +60,11 @@ export function dbWorkerMetrics(registry: Registry): DbWorkerHooks {
   });
   breaker.set(0);
   return {
-    onOutcome: (status, command) => events.inc({ status, command }),
+    onOutcome: (status, command, version, failureCode) => {
+      events.inc({ status, command, version });
+      if (status === OutcomeStatuses.deadLettered) deadLetters.inc({ reason: reasonLabel(failureCode) });
+    },
+    onRetry: (code, count) => retries.inc({ reason: reasonLabel(code) }, count),
     onBatch: (size, seconds) => {
       batches.observe(seconds);
       batchSize.observe(size);

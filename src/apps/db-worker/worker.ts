@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from '../../commands/index.ts';
+import { KitsuneError } from '../../errors.ts';
 import { PartialBatchError } from '../../transport/partial-batch.ts';
 import { CircuitBreaker, type CircuitState } from '../../transport/middleware/index.ts';
 import type { EventSchemaCheck } from '../../schema-registry/index.ts';
@@ -40,7 +41,10 @@ export const dbWorkerDefaults = {
 } satisfies DbWorkerOptions;
 
 export interface DbWorkerHooks {
-  onOutcome?: (status: OutcomeStatus, command: string) => void;
+  /** `failureCode`: why a dead-lettered or conflicting event failed (a closed list of KITSUNE_* codes). */
+  onOutcome?: (status: OutcomeStatus, command: string, version: string, failureCode: string | undefined) => void;
+  /** A batch failed and `events` of its events will be delivered again; `code` says why. */
+  onRetry?: (code: string, events: number) => void;
   onBreakerChange?: (from: CircuitState, to: CircuitState) => void;
   onBatch?: (size: number, seconds: number) => void;
 }
@@ -91,7 +95,7 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     if (outcomes.length === 0) return;
     await publishOutcomes(deps.transport, { dbResults: deps.topics.dbResults, dlq: dlqTopic }, outcomes, logger);
     for (const outcome of outcomes) {
-      deps.hooks?.onOutcome?.(outcome.status, outcome.event?.command ?? 'unknown');
+      deps.hooks?.onOutcome?.(outcome.status, outcome.event?.command ?? 'unknown', outcome.event?.version ?? 'unknown', outcome.failure?.code);
       if (outcome.status === OutcomeStatuses.deadLettered) {
         const { eventId, failure, unrecorded, message } = outcome;
         logger.warn({ eventId, ...failure, partition: message.partition, offset: String(message.offset), ...(unrecorded ? { unrecorded } : {}) }, 'event dead-lettered');
@@ -126,6 +130,8 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
       deps.hooks?.onBatch?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       logger.warn({ err: error, partition, events: batch.length }, 'batch failed; it will be retried');
+      const cause = error instanceof PartialBatchError ? error.cause : error;
+      deps.hooks?.onRetry?.(cause instanceof KitsuneError ? cause.code : 'unknown', batch.length - (error instanceof PartialBatchError ? error.acknowledged : 0));
       await backOff(partition);
       throw error;
     }
