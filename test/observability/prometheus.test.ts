@@ -1,0 +1,230 @@
+/**
+ * Kitsune's metrics, dashboards and alerts on a real Prometheus: the three roles run as separate
+ * processes on the real broker and PostgreSQL, Prometheus scrapes them every second with
+ * deploy/prometheus/rules loaded, traffic flows, and then:
+ * - every documented family is on the roles' /metrics, moved by the traffic;
+ * - consumer lag in seconds rises while the only DB worker is stopped, and while its PostgreSQL
+ *   is unreachable (breaker open), and falls back once it catches up;
+ * - every dashboard panel and every alert expression returns data.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import YAML from 'yaml';
+import { dashboards } from '../../scripts/grafana/dashboards.ts';
+import { repoRoot } from '../../scripts/services/state.ts';
+import { freshNames } from '../cli/support.ts';
+import { createDatabase } from '../support/database.ts';
+import { FaultKinds, startLokiServer } from '../support/loki/index.ts';
+import { kafkaBrokers, kafkaSkip } from '../support/services.ts';
+import { prometheusSkip, startPrometheus, type RunningPrometheus } from './prometheus.ts';
+import { alertOperands } from './promql.ts';
+import { role, type Role } from './roles.ts';
+import { tcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { sendTraffic, type Traffic } from './traffic.ts';
+
+const rate = Number(process.env.KITSUNE_TEST_TRAFFIC_RATE ?? 50);
+const stoppedSeconds = Number(process.env.KITSUNE_TEST_LAG_STOP_SECONDS ?? 30);
+const rulesFile = join(repoRoot, 'deploy', 'prometheus', 'rules', 'kitsune.yaml');
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = `: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+  }
+}
+
+describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSkip || prometheusSkip }, () => {
+  let api: Role;
+  let dbWorker: Role;
+  let logWorker: Role;
+  let prometheus: RunningPrometheus;
+  let traffic: Traffic;
+  let proxy: TcpProxy;
+  let dbGroup: string;
+  const lagSeconds = (): string => `max(kitsune_consumer_lag_seconds{group="${dbGroup}"})`;
+  const lagRecords = (): string => `sum(max by (partition) (kitsune_consumer_lag_records{group="${dbGroup}"}))`;
+  const value = async (expr: string): Promise<number | undefined> => (await prometheus.query(expr))[0]?.value;
+
+  // Cleanups run last-registered first: traffic, Prometheus, roles, then Loki and the database.
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  before(async () => {
+    const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
+    const database = await createDatabase();
+    t.after(() => database.drop());
+    const loki = await startLokiServer();
+    t.after(() => loki.close());
+    const dsn = new URL(database.dsn);
+    proxy = await tcpProxy(t, { host: dsn.hostname, port: Number(dsn.port) });
+    const proxied = new URL(database.dsn);
+    proxied.port = String(proxy.port);
+    const names = freshNames();
+    dbGroup = `${names.KAFKA_GROUP_ID}.db-worker`;
+    const env = { KAFKA_BROKERS: kafkaBrokers().join(','), POSTGRES_DSN: database.dsn, LOKI_URL: loki.url, KITSUNE_LOKI_BATCH_WAIT_MS: '200', ...names };
+    // The API first: it creates the topics the workers subscribe to.
+    api = await role(t, 'api', env);
+    await api.start();
+    dbWorker = await role(t, 'db-worker', { ...env, POSTGRES_DSN: proxied.toString() });
+    logWorker = await role(t, 'log-worker', env);
+    await Promise.all([dbWorker.start(), logWorker.start()]);
+    prometheus = await startPrometheus(t, { targets: [api.target, dbWorker.target, logWorker.target], ruleFiles: [rulesFile] });
+    // Loki answers 500 twice (retried) and then refuses every push for a moment (the worker
+    // bisects down to single lines and dead-letters them).
+    loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 2 });
+    traffic = sendTraffic(`http://${api.target}`, rate);
+    t.after(() => traffic.stop());
+    await until('dead letters on both topics', 60_000, async () => ((await value('sum(kitsune_db_dead_letters_total)')) ?? 0) > 0 || undefined);
+    loki.faults.push({ kind: FaultKinds.REJECT, forMs: 1_000 });
+    await until('a log line dead-lettered', 60_000, async () => ((await value('sum(kitsune_log_lines_dead_lettered_total)')) ?? 0) > 0 || undefined);
+  });
+
+  test('every role serves every family docs/metrics.md lists for it, moved by the traffic', async () => {
+    const doc = await readFile(join(repoRoot, 'docs', 'metrics.md'), 'utf8');
+    const sections = doc.split(/^## /m).slice(1);
+    const familiesOf = (heading: string): string[] =>
+      [...(sections.find((s) => s.startsWith(heading)) ?? '').matchAll(/^\| `(kitsune_[a-z_]+)` \|/gm)].map((m) => m[1]!);
+    const lag = familiesOf('Consumer lag');
+    const expected: Array<[Role, string[]]> = [
+      [api, [...lag, ...familiesOf('API')]],
+      [dbWorker, [...lag, ...familiesOf('DB worker')]],
+      [logWorker, [...lag, ...familiesOf('Log worker')]],
+    ];
+    // Families that this traffic must have moved above zero.
+    const moved = new Set([
+      'kitsune_http_request_duration_seconds', 'kitsune_publish_records_total', 'kitsune_publish_duration_seconds',
+      'kitsune_db_events_total', 'kitsune_db_dead_letters_total', 'kitsune_db_batch_duration_seconds', 'kitsune_db_batch_events',
+      'kitsune_log_lines_received_total', 'kitsune_log_lines_pushed_total', 'kitsune_log_lines_dead_lettered_total',
+      'kitsune_log_sink_retries_total', 'kitsune_loki_push_duration_seconds',
+    ]);
+    for (const [target, families] of expected) {
+      assert.ok(families.length > 3, `docs/metrics.md lists families for ${target.name}`);
+      const body = await (await fetch(`http://${target.target}/metrics`)).text();
+      for (const family of families) {
+        if (family === 'kitsune_log_lines_dropped_total') continue; // no code path drops; documented as absent
+        assert.match(body, new RegExp(`^# TYPE ${family} `, 'm'), `${target.name} exports ${family}`);
+        if (!moved.has(family)) continue;
+        const samples = [...body.matchAll(new RegExp(`^${family}(?:_count|_total)?(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].map((m) => Number(m[1]));
+        assert.ok(samples.some((v) => v > 0), `${target.name}: ${family} moved by traffic`);
+      }
+      assert.match(body, /^process_resident_memory_bytes/m, `${target.name} exports process metrics`);
+      assert.match(body, /^nodejs_eventloop_lag_p99_seconds/m);
+      assert.match(body, /^nodejs_gc_duration_seconds_count/m);
+    }
+  });
+
+  test('no label carries an id, key, email or payload value, and series stay few', async () => {
+    let series = 0;
+    for (const target of [api, dbWorker, logWorker]) {
+      const body = await (await fetch(`http://${target.target}/metrics`)).text();
+      for (const line of body.split('\n')) {
+        if (!line.startsWith('kitsune_')) continue;
+        series++;
+        for (const [, , labelValue] of line.matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)) {
+          assert.ok(!traffic.sent.has(labelValue!), `${line} carries a value the traffic sent`);
+          assert.ok(!/[0-9a-f]{8}-[0-9a-f]{4}-|@/.test(labelValue!), `${line} carries an id or an email`);
+        }
+      }
+    }
+    assert.ok(traffic.sent.size > 1_000, `the traffic sent ${traffic.sent.size} distinct values`);
+    assert.ok(series < 800, `${series} kitsune_* series on three roles after ${traffic.accepted} requests`);
+  });
+
+  /** Pauses the traffic, waits for the DB worker to drain its backlog, and reports how long it took. */
+  const drain = async (what: string): Promise<void> => {
+    await traffic.pause();
+    const from = Date.now();
+    const caughtUp = await until(`${what}: lag records at 0`, 180_000, async () => ((await value(lagRecords())) === 0 ? Date.now() : undefined));
+    await until(`${what}: lag seconds at 0`, 30_000, async () => ((await value(lagSeconds())) === 0) || undefined);
+    process.stdout.write(`# ${what}: caught up in ${((caughtUp - from) / 1000).toFixed(1)} s; lag seconds at 0 ${((Date.now() - caughtUp) / 1000).toFixed(1)} s after that\n`);
+    traffic.resume();
+  };
+
+  /** Lag seconds over [fromMs, toMs] in Prometheus never fall and grow with the clock. */
+  const assertRising = async (what: string, fromMs: number, toMs: number): Promise<void> => {
+    const [series] = await prometheus.range(lagSeconds(), fromMs, toMs, 1);
+    assert.ok(series, `lag seconds exist while ${what} (exported by the other roles)`);
+    const values = series.values;
+    for (let i = 1; i < values.length; i++) assert.ok(values[i]! >= values[i - 1]!, `lag seconds never fall while ${what}: ${values.join(', ')}`);
+    // Readings are cached for 5 s, scrapes every 1 s: growth lags the clock by at most ~6 s.
+    assert.ok(values.at(-1)! - values[0]! >= (toMs - fromMs) / 1000 - 7, `lag seconds grew with the clock while ${what}: ${values.join(', ')}`);
+  };
+
+  test(`consumer lag in seconds rises in Prometheus for ${stoppedSeconds} s while the only DB worker is stopped, and returns to 0 once it caught up`, async () => {
+    await drain('before the stop');
+    await dbWorker.stop();
+    const stoppedAt = Date.now();
+    await until(`${stoppedSeconds} s with the DB worker stopped`, (stoppedSeconds + 30) * 1000, () => Promise.resolve(Date.now() - stoppedAt > (stoppedSeconds + 2) * 1000 || undefined));
+    await assertRising('the DB worker is stopped', stoppedAt + 6_000, stoppedAt + stoppedSeconds * 1000);
+    await dbWorker.start();
+    await drain('after the restart');
+  });
+
+  test('consumer lag in seconds rises while the breaker is open (PostgreSQL unreachable), and returns to 0 once it answers again', async () => {
+    proxy.cut();
+    try {
+      await until('the breaker to open', 60_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 2) || undefined);
+      const openAt = Date.now();
+      await until('15 s with the breaker open', 60_000, () => Promise.resolve(Date.now() - openAt > 16_000 || undefined));
+      await assertRising('the breaker is open', openAt + 1_000, openAt + 15_000);
+    } finally {
+      proxy.restore();
+    }
+    await until('the breaker to close', 90_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 0) || undefined);
+    await drain('after the outage');
+    const transitions = await prometheus.query('sum by (to) (kitsune_db_breaker_transitions_total)');
+    assert.deepEqual(transitions.map((s) => s.metric.to).sort(), ['closed', 'half_open', 'open']);
+  });
+
+  test('with the traffic stopped, the lag of every group falls to exactly 0', async () => {
+    await traffic.stop();
+    await until('lag 0 in records and seconds for both groups', 60_000, async () => {
+      const rows = await prometheus.query('max by (group) (kitsune_consumer_lag_seconds) + max by (group) (kitsune_consumer_lag_records)');
+      return rows.length === 2 && rows.every((r) => r.value === 0) ? rows : undefined;
+    });
+  });
+
+  test('every dashboard panel and every alert expression returns data', async () => {
+    const failures: string[] = [];
+    const check = async (where: string, expr: string): Promise<void> => {
+      const rows = await prometheus.query(expr.replaceAll('$__rate_interval', '1m')).catch((error: unknown) => {
+        failures.push(`${where}: ${String(error)}`);
+        return undefined;
+      });
+      if (rows && rows.length === 0) failures.push(`${where}: no series for ${expr}`);
+    };
+    let panels = 0;
+    for (const dashboard of dashboards) {
+      for (const panel of dashboard.panels) {
+        for (const target of panel.targets) {
+          panels++;
+          await check(`${dashboard.title} / ${panel.title}`, target.expr);
+        }
+      }
+    }
+    const rules = YAML.parse(await readFile(rulesFile, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
+    let alerts = 0;
+    for (const rule of rules.groups.flatMap((g) => g.rules)) {
+      if (rule.record) await check(`recording rule ${rule.record}`, rule.expr);
+      if (!rule.alert) continue;
+      alerts++;
+      // The whole expression must evaluate; each operand must find data, or the alert could never fire.
+      await prometheus.query(rule.expr).catch((error: unknown) => failures.push(`alert ${rule.alert}: ${String(error)}`));
+      for (const operand of alertOperands(rule.expr)) await check(`alert ${rule.alert}`, operand);
+    }
+    assert.ok(panels >= 25 && alerts >= 7, `${panels} panel queries and ${alerts} alerts checked`);
+    assert.deepEqual(failures, []);
+  });
+});
