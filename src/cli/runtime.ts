@@ -11,6 +11,7 @@ import { migrate, migrationFolders } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openSchemaRegistry, type SchemaRegistryRuntime } from '../schema-registry/index.ts';
+import { startTracing } from '../observability/tracing.ts';
 import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
 import type { Transport } from '../transport/types.ts';
 import { startEmbeddedInstance, type EmbeddedInstance } from './embedded.ts';
@@ -62,6 +63,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     })());
   const command = options.role;
   try {
+    const { tracing } = config;
+    if (tracing) {
+      const started = startTracing({ ...tracing, serviceName: config.serviceName, role: options.role });
+      closers.push(() => started.shutdown());
+    }
     const registry = await loadRegistry(config.registryPath).catch((error: unknown) => {
       throw registryFailure(error, config, command);
     });

@@ -112,6 +112,12 @@ export interface Config {
   logFormat: 'auto' | 'json' | 'pretty';
   /** KITSUNE_SERVICE_NAME: the `service` label and resource name. (Default: 'kitsune') */
   serviceName: string;
+  /**
+   * OpenTelemetry tracing, on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+   * is set (and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says otherwise). The
+   * SDK reads the other OTEL_* variables itself. (Default: undefined, off)
+   */
+  tracing: { protocol: 'http/protobuf' | 'http/json' } | undefined;
 }
 
 export const configDefaults = {
@@ -225,6 +231,16 @@ export function loadConfig(env: Env = process.env): Config {
   const logFormat = text('KITSUNE_LOG_FORMAT') ?? configDefaults.logFormat;
   if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty') problems.push(`KITSUNE_LOG_FORMAT must be auto, json or pretty (got '${logFormat}')`);
 
+  const otlpEndpoint = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? text('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const otlpProtocol = text('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? text('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
+  const tracingOff = text('OTEL_SDK_DISABLED')?.toLowerCase() === 'true' || text('OTEL_TRACES_EXPORTER')?.toLowerCase() === 'none';
+  if (otlpEndpoint !== undefined && !tracingOff) {
+    if (otlpProtocol !== 'http/protobuf' && otlpProtocol !== 'http/json') {
+      problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (got '${otlpProtocol}'; Kitsune does not ship the gRPC exporter)`);
+    }
+    url(text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  }
+
   const config: Config = {
     http: {
       port: integer('HTTP_PORT', configDefaults.port, 0, 65_535),
@@ -263,6 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     logFormat: logFormat === 'json' || logFormat === 'pretty' ? logFormat : 'auto',
     serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,
+    tracing: otlpEndpoint !== undefined && !tracingOff ? { protocol: otlpProtocol === 'http/json' ? 'http/json' : 'http/protobuf' } : undefined,
   };
   if (config.ingest.apiKeysFile && !existsSync(config.ingest.apiKeysFile)) {
     problems.push(`KITSUNE_API_KEYS_FILE does not exist: ${config.ingest.apiKeysFile}`);

@@ -15,6 +15,8 @@ export interface Role {
   /** `127.0.0.1:<port>`: the API's HTTP port, or the worker's metrics port. */
   readonly target: string;
   readonly running: boolean;
+  /** Everything the current process wrote to stdout and stderr (its JSON log lines). */
+  output(): string;
   /** Starts the process and resolves once it listens. */
   start(): Promise<void>;
   /** Stops it by PID (SIGTERM, then SIGKILL after 20 s) and resolves when it exited. Idempotent. */
@@ -27,6 +29,7 @@ export async function role(t: { after(fn: () => unknown): void }, name: RoleName
   const port = await freePort();
   const portEnv: Env = name === 'api' ? { HTTP_PORT: String(port) } : { KITSUNE_METRICS_PORT: String(port) };
   let child: ChildProcess | undefined;
+  let output = '';
   let exited: Promise<void> = Promise.resolve();
   const stop = async (): Promise<void> => {
     const current = child;
@@ -45,6 +48,7 @@ export async function role(t: { after(fn: () => unknown): void }, name: RoleName
       return child !== undefined;
     },
     stop,
+    output: () => output,
     async start() {
       if (child) return;
       const started = spawn(process.execPath, ['bin/kitsune.js', name], {
@@ -54,7 +58,7 @@ export async function role(t: { after(fn: () => unknown): void }, name: RoleName
       });
       child = started;
       exited = new Promise((resolveExit) => started.once('exit', () => resolveExit()));
-      let output = '';
+      output = '';
       await new Promise<void>((resolveReady, rejectReady) => {
         const timer = setTimeout(() => rejectReady(new Error(`kitsune ${name} did not listen within 60 s:\n${output}`)), 60_000);
         const onData = (chunk: Buffer): void => {
@@ -71,9 +75,12 @@ export async function role(t: { after(fn: () => unknown): void }, name: RoleName
           rejectReady(new Error(`kitsune ${name} exited before it listened:\n${output}`));
         });
       });
-      // Keep draining, so a chatty process never blocks on a full pipe.
-      started.stdout.resume();
-      started.stderr.resume();
+      // Keep reading, so a chatty process never blocks on a full pipe; the last 4 MB are kept.
+      const keep = (chunk: Buffer): void => {
+        output = (output + chunk.toString('utf8')).slice(-4 * 1_048_576);
+      };
+      started.stdout.removeAllListeners('data').on('data', keep);
+      started.stderr.removeAllListeners('data').on('data', keep);
     },
   };
 }

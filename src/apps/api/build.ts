@@ -16,7 +16,10 @@ import { registerEventRoutes, type ResultWaiter } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
 import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
 import { registerMetrics } from './metrics.ts';
+import { registerHttpTracing } from '../../observability/http-tracing.ts';
 import { instrumentPublisher } from '../../observability/publish-metrics.ts';
+import { tracePublisher } from '../../observability/publish-tracing.ts';
+import { tracingActive } from '../../observability/tracing.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ApiError, errorBody, problem } from './problems.ts';
@@ -48,6 +51,8 @@ export interface ApiDeps {
   logs?: pg.Pool | undefined;
   /** With LOKI_URL, GET /logs says where the lines are: this LogQL stream selector. */
   lokiSelector?: string | undefined;
+  /** messaging.system of the producer spans: the transport's name. (Default: 'kafka') */
+  messagingSystem?: string;
   /** The process's Prometheus registry, served at GET /metrics. */
   metrics?: MetricsRegistry | undefined;
   logger?: FastifyBaseLogger | false;
@@ -144,7 +149,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerTextGuard(app);
   const metrics = deps.metrics ? registerMetrics(app, deps.metrics) : undefined;
-  const publisher = deps.metrics ? instrumentPublisher(deps.publisher, deps.metrics) : deps.publisher;
+  let publisher = deps.metrics ? instrumentPublisher(deps.publisher, deps.metrics) : deps.publisher;
+  if (tracingActive()) {
+    registerHttpTracing(app);
+    publisher = tracePublisher(publisher, deps.messagingSystem ?? 'kafka');
+  }
   registerExecuteRoutes(app, { ...deps, publisher }, authenticate, keys !== undefined, metrics);
   registerCatalogRoutes(app, deps.registry);
   if (deps.results) registerEventRoutes(app, deps.results);

@@ -29,6 +29,7 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
   const app = await buildApi({
     registry,
     publisher: transport,
+    messagingSystem: transport.name,
     topics: { dbEvents: config.topics.dbEvents, appLogs: config.topics.appLogs },
     limits: { ...config.ingest, bodyLimitBytes: config.http.bodyLimitBytes, maxJsonDepth: config.http.maxJsonDepth },
     stampDbRecord: runtime.schemaRegistry?.stamp,

@@ -84,6 +84,8 @@ export async function publishOutcomes(
   topics: { dbResults: string; dlq: string },
   outcomes: readonly Outcome[],
   logger: Logger,
+  /** Adds to each result record what the caller wants it to carry (the trace context). */
+  decorate?: (record: OutgoingMessage, outcome: Outcome) => OutgoingMessage,
 ): Promise<void> {
   if (outcomes.length === 0) return;
   const failedAt = Date.now();
@@ -96,7 +98,7 @@ export async function publishOutcomes(
     publishNarrowing(publisher, topics.dlq, dead, (record) =>
       publishNarrowing(publisher, topics.dlq, [bareDlqRecord(record)], lost('the dead-letter topic refused this record even with its raw bytes alone; it stays at its source position')),
     ),
-    publishNarrowing(publisher, topics.dbResults, outcomes.map(resultRecord), (record, error) => {
+    publishNarrowing(publisher, topics.dbResults, outcomes.map((o) => (decorate ? decorate(resultRecord(o), o) : resultRecord(o))), (record, error) => {
       logger.error({ err: error, id: record.id, topic: topics.dbResults }, 'result record refused by the transport; the outcome is stored in PostgreSQL');
       return Promise.resolve();
     }),

@@ -13,6 +13,7 @@ import { PartialBatchError } from '../../transport/partial-batch.ts';
 import { CircuitBreaker, type CircuitState } from '../../transport/middleware/index.ts';
 import type { EventSchemaCheck } from '../../schema-registry/index.ts';
 import type { ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
+import { traceBatch, type BatchTrace } from './tracing.ts';
 import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from './execute-batch.ts';
 import { publishOutcomes } from './outcome-records.ts';
 
@@ -91,14 +92,18 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     },
   });
 
-  const publish = async (outcomes: readonly Outcome[]): Promise<void> => {
+  const publish = async (outcomes: readonly Outcome[], traced: BatchTrace | undefined): Promise<void> => {
     if (outcomes.length === 0) return;
-    await publishOutcomes(deps.transport, { dbResults: deps.topics.dbResults, dlq: dlqTopic }, outcomes, logger);
+    traced?.executed(outcomes);
+    await publishOutcomes(deps.transport, { dbResults: deps.topics.dbResults, dlq: dlqTopic }, outcomes, logger, traced && ((record, outcome) => traced.withContext(record, outcome)));
     for (const outcome of outcomes) {
       deps.hooks?.onOutcome?.(outcome.status, outcome.event?.command ?? 'unknown', outcome.event?.version ?? 'unknown', outcome.failure?.code);
       if (outcome.status === OutcomeStatuses.deadLettered) {
         const { eventId, failure, unrecorded, message } = outcome;
-        logger.warn({ eventId, ...failure, partition: message.partition, offset: String(message.offset), ...(unrecorded ? { unrecorded } : {}) }, 'event dead-lettered');
+        const warn = (): void =>
+          logger.warn({ eventId, ...failure, partition: message.partition, offset: String(message.offset), ...(unrecorded ? { unrecorded } : {}) }, 'event dead-lettered');
+        if (traced) traced.inContext(outcome, warn);
+        else warn();
       }
     }
   };
@@ -114,21 +119,24 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
   const handle = async (batch: readonly ReceivedMessage[]): Promise<void> => {
     const partition = batch[0]?.partition ?? 0;
     const started = process.hrtime.bigint();
+    const traced = traceBatch(batch, { group: deps.group, system: deps.transport.name, registry: deps.registry });
     try {
       // Outside the breaker: a schema registry that cannot answer is not a database outage.
       const rejected = await deps.checkEvents?.(batch);
       await breaker.execute(async () => {
         try {
-          await publish(await executeBatch(deps.pool, deps.registry, batch, rejected ? { ...options, rejected } : options));
+          await publish(await executeBatch(deps.pool, deps.registry, batch, rejected ? { ...options, rejected } : options), traced);
         } catch (error) {
           if (!(error instanceof EventRetryError)) throw error;
-          await publish(error.outcomes);
+          await publish(error.outcomes, traced);
           throw error.index > 0 ? new PartialBatchError(error.index, error) : error;
         }
       });
       failuresByPartition.delete(partition);
+      traced?.end();
       deps.hooks?.onBatch?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
+      traced?.end(error);
       logger.warn({ err: error, partition, events: batch.length }, 'batch failed; it will be retried');
       const cause = error instanceof PartialBatchError ? error.cause : error;
       deps.hooks?.onRetry?.(cause instanceof KitsuneError ? cause.code : 'unknown', batch.length - (error instanceof PartialBatchError ? error.acknowledged : 0));

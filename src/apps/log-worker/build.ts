@@ -10,6 +10,7 @@ import { deadLetterMessage } from '../../transport/middleware/index.ts';
 import type { Publisher, ReceivedMessage, Subscriber, Subscription } from '../../transport/types.ts';
 import { logLineOf, type LogLine } from './log-line.ts';
 import { LogWorkerMetrics, type LogWorkerCounters } from './metrics.ts';
+import { startProcessSpans } from '../../observability/consumer-tracing.ts';
 import { DeadLetterReasons, type DeadLetterReason, type LogSink } from './sink.ts';
 
 export interface LogWorkerDeps {
@@ -22,6 +23,8 @@ export interface LogWorkerDeps {
   topic: string;
   /** (Default: `${topic}.dlq`) */
   dlqTopic?: string;
+  /** messaging.system of the process spans: the transport's name. (Default: 'kafka') */
+  messagingSystem?: string;
   /** Consumer group, e.g. `kitsune.log-worker`. */
   group: string;
   /**
@@ -120,7 +123,19 @@ export function createLogWorker(deps: LogWorkerDeps): LogWorker {
     }
   };
 
+  /** A process span per record while tracing is on; its Loki push span links to them. */
   const handle = async (messages: readonly ReceivedMessage[]): Promise<void> => {
+    const traced = startProcessSpans(messages, { group, system: deps.messagingSystem ?? 'kafka' });
+    try {
+      await (traced ? traced.run(() => store(messages)) : store(messages));
+      traced?.end();
+    } catch (error) {
+      traced?.end(error);
+      throw error;
+    }
+  };
+
+  const store = async (messages: readonly ReceivedMessage[]): Promise<void> => {
     metrics.received(messages.length);
     const lines: LogLine[] = [];
     const origins: ReceivedMessage[] = [];

@@ -22,12 +22,19 @@ export interface LogLine {
   idempotencyKey: string;
   /** From the record's `traceparent` header, when it has a valid one. */
   traceId: string | undefined;
+  /** The span that sent the record (the API's producer span), from the same header. */
+  spanId?: string | undefined;
 }
 
 /**
  * Reads one app-logs record. Throws a non-retryable INVALID_MESSAGE error naming the problem
  * (the record is then dead-lettered with it).
  */
+function traceOf(message: ReceivedMessage): Pick<LogLine, 'traceId' | 'spanId'> {
+  const parent = parseTraceparent(message.headers[eventHeaders.traceparent]);
+  return { traceId: parent?.traceId, spanId: parent?.spanId };
+}
+
 export function logLineOf(message: ReceivedMessage): LogLine {
   const event = decodeEvent(message.value);
   const timestampMs = Date.parse(event.metadata.timestamp);
@@ -45,6 +52,6 @@ export function logLineOf(message: ReceivedMessage): LogLine {
     source: event.metadata.source,
     message: event.log.message,
     idempotencyKey: event.metadata.idempotency_key,
-    traceId: parseTraceparent(message.headers[eventHeaders.traceparent])?.traceId,
+    ...traceOf(message),
   };
 }

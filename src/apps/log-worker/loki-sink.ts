@@ -3,7 +3,8 @@
  *
  * - Labels: `service`, `level`, `command`, `source` only (bounded: the registry's commands, six
  *   levels, the callers' sources). Ids never become labels: each would be a stream of its own.
- * - Structured metadata: `event_id`, `idempotency_key`, `trace_id` (query with `| event_id="…"`).
+ * - Structured metadata: `event_id`, `idempotency_key`, `trace_id`, `span_id` (query with
+ *   `| event_id="…"`); Grafana's Loki data source links trace_id to the trace.
  * - Timestamp: the event's metadata.timestamp, never the time of the push.
  * - Line: `{"msg":…,"event_id":…}`. The id is in the line as well as in the metadata because Loki
  *   drops an entry as a duplicate when timestamp AND line match one it has, metadata ignored:
@@ -11,6 +12,7 @@
  *   otherwise collapse into one. With the id in it, only a redelivery of the same event matches.
  */
 import { LokiBatcher, LokiClient, LokiFailures, type BackoffOptions, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
+import { traceLokiPushes } from '../../observability/loki-tracing.ts';
 import type { LogLine } from './log-line.ts';
 import type { LogWorkerMetrics } from './metrics.ts';
 import { DeadLetterReasons, type LogSink, type SinkRejection } from './sink.ts';
@@ -43,6 +45,7 @@ const nsPerMs = 1_000_000n;
 export function lokiEntryOf(line: LogLine, serviceName: string): StreamEntry {
   const metadata: Record<string, string> = { event_id: line.eventId, idempotency_key: line.idempotencyKey };
   if (line.traceId !== undefined) metadata.trace_id = line.traceId;
+  if (line.spanId !== undefined) metadata.span_id = line.spanId;
   return {
     labels: { service: serviceName, level: line.level, command: line.command, source: line.source },
     entry: {
@@ -56,7 +59,7 @@ export function lokiEntryOf(line: LogLine, serviceName: string): StreamEntry {
 export function createLokiSink(options: LokiSinkOptions): LogSink {
   const { metrics, serviceName, onRetry } = options;
   const batcher = new LokiBatcher({
-    pusher: new LokiClient({ url: options.url, tenant: options.tenant, timeoutMs: options.timeoutMs }),
+    pusher: traceLokiPushes(new LokiClient({ url: options.url, tenant: options.tenant, timeoutMs: options.timeoutMs }), options.url),
     batchBytes: options.batchBytes,
     batchWaitMs: options.batchWaitMs,
     maxConcurrentPushes: options.maxConcurrentPushes,

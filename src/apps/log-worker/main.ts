@@ -53,6 +53,7 @@ export async function startLogWorker(runtime: Pick<Runtime, 'config' | 'transpor
   const worker = createLogWorker({
     subscriber: transport,
     publisher: transport,
+    messagingSystem: transport.name,
     sink,
     topic: config.topics.appLogs,
     group: `${config.groupId}.log-worker`,

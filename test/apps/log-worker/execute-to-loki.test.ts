@@ -86,7 +86,9 @@ describe('POST /execute → app-logs on Kafka → log worker → Loki', { skip: 
     assert.equal(stream.values.length, 1);
     const [ts, line, categorized] = stream.values[0] as [string, string, { structuredMetadata: Record<string, string> }];
     assert.deepEqual(JSON.parse(line), { msg: 'User created', event_id: id });
-    assert.deepEqual(categorized.structuredMetadata, { event_id: id, idempotency_key: idempotencyKey, trace_id: traceId });
+    const { span_id: spanId, ...metadata } = categorized.structuredMetadata;
+    assert.deepEqual(metadata, { event_id: id, idempotency_key: idempotencyKey, trace_id: traceId });
+    assert.match(spanId ?? '', /^[0-9a-f]{16}$/, 'span_id: the API span that sent the record, under the caller\'s trace');
 
     // The entry's time is the event's own (when the API accepted it), not the push's.
     const stored = loki.entries('acme');
