@@ -33,7 +33,7 @@ export async function runApiCommand(argv: string[]): Promise<number> {
   const listen = roleAddress('api', config);
   const runtime = await openRuntime(config, { role: 'api', allowEmbedded: false, needsPostgres: false });
   try {
-    const api = await startApi(runtime, createRoleMetrics(runtime, 'api')).catch((error: unknown) => {
+    const api = await startApi(runtime, config.apiMetrics ? createRoleMetrics(runtime, 'api') : undefined).catch((error: unknown) => {
       throw listenFailure(error, listen);
     });
     runtime.defer(() => api.stop());

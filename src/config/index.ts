@@ -103,6 +103,11 @@ export interface Config {
    * port). 0 disables it. (Default: 9464 for db-worker, 9465 for log-worker)
    */
   metricsPort: number | undefined;
+  /**
+   * KITSUNE_API_METRICS: `false` makes `kitsune api` record no metrics and serve no /metrics, to
+   * measure what they cost (bench/observability.ts). (Default: true)
+   */
+  apiMetrics: boolean;
   /** KITSUNE_LOG_LEVEL: pino level of Kitsune's own logs. (Default: 'info') */
   logLevel: string;
   /**
@@ -175,6 +180,13 @@ export function loadConfig(env: Env = process.env): Config {
       return fallback;
     }
     return value;
+  };
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    problems.push(`${name} must be true or false (got '${raw}')`);
+    return fallback;
   };
   const topic = (name: string, fallback: string): string => {
     const value = text(name) ?? fallback;
@@ -276,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiKeysFile: text('KITSUNE_API_KEYS_FILE'),
     },
     metricsPort: text('KITSUNE_METRICS_PORT') === undefined ? undefined : integer('KITSUNE_METRICS_PORT', 0, 0, 65_535),
+    apiMetrics: boolean('KITSUNE_API_METRICS', true),
     logLevel,
     logFormat: logFormat === 'json' || logFormat === 'pretty' ? logFormat : 'auto',
     serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,
