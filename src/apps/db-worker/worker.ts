@@ -97,7 +97,9 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     traced?.executed(outcomes);
     await publishOutcomes(deps.transport, { dbResults: deps.topics.dbResults, dlq: dlqTopic }, outcomes, logger, traced && ((record, outcome) => traced.withContext(record, outcome)));
     for (const outcome of outcomes) {
-      deps.hooks?.onOutcome?.(outcome.status, outcome.event?.command ?? 'unknown', outcome.event?.version ?? 'unknown', outcome.failure?.code);
+      // Labels only from the registry: a record naming anything else counts as unknown.
+      const entry = outcome.event && deps.registry.get(outcome.event.command, outcome.event.version);
+      deps.hooks?.onOutcome?.(outcome.status, entry?.command ?? 'unknown', entry?.version ?? 'unknown', outcome.failure?.code);
       if (outcome.status === OutcomeStatuses.deadLettered) {
         const { eventId, failure, unrecorded, message } = outcome;
         const warn = (): void =>
