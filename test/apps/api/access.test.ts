@@ -89,6 +89,9 @@ describe('API keys', () => {
   });
 
   test('a key over its rate limit gets 429 with Retry-After', async (t) => {
+    // The clock stands still: five requests always fall in one one-second window, however slowly
+    // a loaded machine serves them (the limiter reads Date.now()).
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const api = await setup(t, { apiKeys });
     const statuses: number[] = [];
     let retryAfter: string | undefined;

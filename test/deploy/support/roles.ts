@@ -85,12 +85,14 @@ function launch(tree: ImageTree, args: string[], env: Env): ChildProcess {
 async function entryPid(child: ChildProcess): Promise<number> {
   const pid = child.pid ?? 0;
   if (!isolated) return pid;
-  for (let attempt = 0; attempt < 200; attempt++) {
+  // A deadline, not a number of tries: on a loaded machine the fork can take seconds.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim();
     if (children !== '') return Number(children.split(' ')[0]);
     await sleep(10);
   }
-  throw new Error('unshare started no child');
+  throw new Error('unshare started no child within 60 s');
 }
 
 /** GET http://127.0.0.1:<port><path>, resolving the status (0 when nothing answers). */
