@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { FaultKinds } from '../support/loki/index.ts';
+import { LokiFaults } from '../support/loki/faults.ts';
 import { nowNs, push, queryRange, startLoki, stream } from './helpers.ts';
 import type { JsonStream } from './helpers.ts';
 
@@ -9,30 +10,52 @@ function batch(line: string): JsonStream[] {
   return [stream({ service: 'kitsune' }, [nowNs(), line])];
 }
 
-test('a 429 fault answers with Retry-After until its window ends, then pushes are stored', async (t) => {
+test('a 429 fault answers every push inside its window with Retry-After', async (t) => {
   const loki = await startLoki(t);
-  // The window is long enough for two pushes on a loaded machine; it starts at the first push, so
-  // it has surely ended forMs after that push was answered.
-  const forMs = 2_000;
-  loki.faults.push({ kind: FaultKinds.STATUS, status: 429, retryAfterSeconds: 2, forMs });
+  // A window far longer than two loopback pushes on any machine: both land inside it.
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 429, retryAfterSeconds: 2, forMs: 600_000 });
 
-  const first = await push(loki, batch('one'));
-  const firstAnsweredAt = Date.now();
-  const during = [first, await push(loki, batch('two'))];
-  await sleep(Math.max(0, firstAnsweredAt + forMs - Date.now()) + 10);
-  const after = await push(loki, batch('three'));
+  const during = [await push(loki, batch('one')), await push(loki, batch('two'))];
 
   for (const answer of during) {
     assert.equal(answer.status, 429);
     assert.equal(answer.headers.get('retry-after'), '2');
   }
+  assert.deepEqual(loki.entries(), []);
+  assert.equal(loki.stats().faultsApplied, 2);
+  assert.equal(loki.faults.pending, 1, 'the window is still open');
+});
+
+test('a fault window ends forMs after the first push it answered, and pushes are stored again', async (t) => {
+  const loki = await startLoki(t);
+  const forMs = 200;
+  loki.faults.push({ kind: FaultKinds.STATUS, status: 429, retryAfterSeconds: 1, forMs });
+
+  const first = await push(loki, batch('one'));
+  const firstAnsweredAt = Date.now();
+  // The window started when the push arrived, before it was answered: it has surely ended by now.
+  await sleep(Math.max(0, firstAnsweredAt + forMs - Date.now()) + 10);
+  const after = await push(loki, batch('three'));
+
+  assert.equal(first.status, 429);
   assert.equal(after.status, 204);
   assert.deepEqual(
     loki.entries().map((entry) => entry.line),
     ['three'],
   );
-  assert.equal(loki.stats().faultsApplied, 2);
+  assert.equal(loki.stats().faultsApplied, 1);
   assert.equal(loki.faults.pending, 0);
+});
+
+test('the fault queue measures a window on the clock it is given, not on the wall clock', () => {
+  const faults = new LokiFaults();
+  faults.push({ kind: FaultKinds.STATUS, status: 429, forMs: 1_000 }, { kind: FaultKinds.STATUS, status: 500, count: 1 });
+  assert.equal(faults.take(5_000)?.kind, 'answer', 'the first push opens the window');
+  assert.equal(faults.take(5_999)?.kind, 'answer');
+  const next = faults.take(6_000);
+  assert.ok(next?.kind === 'answer' && next.status === 500, 'at forMs the window is over and the next fault answers');
+  assert.equal(faults.take(6_001), undefined);
+  assert.equal(faults.applied, 3);
 });
 
 test('a 500 fault with count 3 answers the next three pushes and then lets them through', async (t) => {

@@ -16,11 +16,15 @@ async function startLoki(t: TestContext, options: LokiServerOptions = {}): Promi
   return loki;
 }
 
-/** A batcher on `loki` that the test closes; fast backoff unless the test says otherwise. */
+/**
+ * A batcher on `loki` that the test closes; fast backoff unless the test says otherwise. The push
+ * timeout is generous by default: a loopback push that outlasts it on a loaded machine would be
+ * retried and add a push the test did not plan. Tests about timeouts set their own.
+ */
 function batcherFor(t: TestContext, loki: LokiTestServer, options: Partial<LokiBatcherOptions> & { timeoutMs?: number } = {}): LokiBatcher {
   const { timeoutMs, ...rest } = options;
   const batcher = new LokiBatcher({
-    pusher: new LokiClient({ url: loki.url, timeoutMs: timeoutMs ?? 2_000 }),
+    pusher: new LokiClient({ url: loki.url, timeoutMs: timeoutMs ?? 60_000 }),
     batchWaitMs: 50,
     backoff: { initialDelayMs: 10, maxDelayMs: 50 },
     ...rest,
@@ -135,7 +139,11 @@ test('500s, a hung push and a refused connection are retried until Loki accepts,
   loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 2 }, { kind: FaultKinds.HANG, count: 1 });
   const outcomes = await batcher.submit(Array.from({ length: 10 }, (_, i) => entry('a', i)));
   assert.ok(outcomes.every((outcome) => outcome.accepted));
-  assert.deepEqual(retries.map((retry) => retry.failure), [LokiFailures.serverError, LokiFailures.serverError, LokiFailures.timeout]);
+  const failures = retries.map((retry) => retry.failure);
+  assert.deepEqual(failures.slice(0, 2), [LokiFailures.serverError, LokiFailures.serverError]);
+  // The hung push ends in a timeout; on a loaded machine an ordinary push may outlast 3 s as well,
+  // which is one more timeout and still no duplicate.
+  assert.ok(failures.length >= 3 && failures.slice(2).every((failure) => failure === LokiFailures.timeout), failures.join());
   assert.equal(loki.entries().length, 10);
 });
 
