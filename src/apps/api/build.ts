@@ -2,17 +2,13 @@
  * buildApi(deps) returns the Fastify app without listening, so tests drive it with inject() and
  * main decides where it listens.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import type pg from 'pg';
-import type { Registry as MetricsRegistry } from 'prom-client';
-import type { Registry } from '../../commands/index.ts';
 import { toError } from '../../errors.ts';
-import type { DbRecordStamp } from '../../schema-registry/index.ts';
-import type { Publisher } from '../../transport/types.ts';
-import type { ApiKey, ApiKeys } from './api-keys.ts';
+import type { ApiKey } from './api-keys.ts';
 import { registerCatalogRoutes } from './catalog.ts';
-import { registerEventRoutes, type ResultWaiter } from './events.ts';
+import type { ApiDeps, ApiLimits } from './deps.ts';
+import { registerEventRoutes } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
 import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
 import { registerMetrics } from './metrics.ts';
@@ -20,44 +16,10 @@ import { registerHttpTracing } from '../../observability/http-tracing.ts';
 import { instrumentPublisher } from '../../observability/publish-metrics.ts';
 import { tracePublisher } from '../../observability/publish-tracing.ts';
 import { tracingActive } from '../../observability/tracing.ts';
-import { registerHealthRoutes, type ReadinessCheck } from './health.ts';
+import { registerHealthRoutes } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
 import { ApiError, errorBody, problem } from './problems.ts';
 import { clientErrorHandler, frameworkErrors, registerTextGuard } from './text-guard.ts';
-
-export interface ApiLimits {
-  bodyLimitBytes: number;
-  maxJsonDepth: number;
-  logMessageMaxBytes: number;
-  batchMaxItems: number;
-  /** A publish not acknowledged within this gets 503 with Retry-After. */
-  publishTimeoutMs: number;
-}
-
-export interface ApiDeps {
-  registry: Registry;
-  /** Transports coalesce concurrent publishes, so requests share broker round trips. */
-  publisher: Publisher;
-  topics: { dbEvents: string; appLogs: string };
-  limits: ApiLimits;
-  /** Names each db-events record's schema id when a schema registry is configured. */
-  stampDbRecord?: DbRecordStamp | undefined;
-  /** undefined: no authentication, `source` comes from the body. */
-  apiKeys?: ApiKeys | undefined;
-  readiness?: readonly ReadinessCheck[];
-  /** Serves GET /events/:id when the API can reach PostgreSQL. */
-  results?: ResultWaiter | undefined;
-  /** Serves GET /logs from kitsune.logs when logs are kept in PostgreSQL (no LOKI_URL). */
-  logs?: pg.Pool | undefined;
-  /** With LOKI_URL, GET /logs says where the lines are: this LogQL stream selector. */
-  lokiSelector?: string | undefined;
-  /** messaging.system of the producer spans: the transport's name. (Default: 'kafka') */
-  messagingSystem?: string;
-  /** The process's Prometheus registry, served at GET /metrics. */
-  metrics?: MetricsRegistry | undefined;
-  logger?: FastifyBaseLogger | false;
-  now?: () => Date;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {

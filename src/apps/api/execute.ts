@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { toError } from '../../errors.ts';
 import { childTraceparent, parseTraceparent } from '../../observability/trace-context.ts';
-import type { ApiDeps } from './build.ts';
+import type { ApiDeps } from './deps.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { prepareCommand, type PreparedCommand, type RequestContext } from './command-request.ts';
 import { ApiError, problem, type ApiProblem } from './problems.ts';
