@@ -3,7 +3,7 @@
  * error body (`invalid_payload`, `broker_unavailable`, ...), else one of ClientErrorCodes. Callers
  * branch on `code`, `status` and `retryable`, never on the message.
  */
-import type { ApiErrorCode, FieldError } from '../apps/api/problems.ts';
+import type { ApiErrorCode, FieldError } from '../contract/http.ts';
 
 export const ClientErrorCodes = {
   /** No answer: connection refused or reset, DNS, TLS. `status` is 0. */

@@ -3,7 +3,7 @@
  * idempotent: GETs, and POST /execute with the same Idempotency-Key on every attempt (the API
  * derives the event id from it, so a repeat is the same event, never a second one).
  */
-import type { ApiErrorCode, FieldError } from '../apps/api/problems.ts';
+import type { ApiErrorCode, FieldError } from '../contract/http.ts';
 import { ClientErrorCodes, KitsuneClientError, type KitsuneClientErrorCode } from './errors.ts';
 import { parseRetryAfter, pause, retryableStatuses, retryDelayMs, type RetryPolicy } from './retry.ts';
 

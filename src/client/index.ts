@@ -12,12 +12,14 @@
  * Runs on the global fetch and crypto.randomUUID (Node 20+, Deno, browsers); imports nothing else
  * at runtime (the Kitsune types it names are erased).
  */
+import type { Accepted, EventView } from '../contract/http.ts';
 import { ClientErrorCodes, KitsuneClientError } from './errors.ts';
 import { requestJson, type HttpSettings } from './http.ts';
 import { retryDefaults, type RetryPolicy } from './retry.ts';
 
 export { ClientErrorCodes, KitsuneClientError, type ClientErrorCode, type KitsuneClientErrorCode } from './errors.ts';
 export { retryDefaults, type RetryPolicy } from './retry.ts';
+export type { Accepted, ApiErrorCode, ApiProblem, EventView, FieldError } from '../contract/http.ts';
 
 /** Payload type per command name. Declare yours for compile-time checks: `createClient<MyCommands>(...)`. */
 export type CommandPayloads = Record<string, Record<string, unknown>>;
@@ -55,28 +57,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
 }
 
-/** The 202 answer: the event is durable on the broker. */
-export interface Accepted {
-  id: string;
-  status: 'accepted';
-  idempotency_key: string;
-  links: { self: string };
-}
-
 /** GET /events/:id: `pending` until the DB worker stored an outcome. */
-export interface EventResult {
-  id: string;
-  status: 'pending' | 'succeeded' | 'dead_lettered';
-  command?: string;
-  version?: string;
-  source?: string;
-  idempotency_key?: string;
-  result?: { rows: Array<Record<string, unknown>>; rows_affected: number } | null;
-  error?: { reason?: string; code?: string; sqlstate?: string } | null;
-  attempts?: number;
-  conflicts?: number;
-  completed_at?: string;
-}
+export type EventResult = EventView;
 
 export interface ExecuteResult extends Accepted {
   /** Present when `wait` was given: the outcome, or `pending` if none came in time. */

@@ -11,27 +11,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { EventFailure, EventView } from '../../contract/http.ts';
 import { NotificationListener } from '../../db/listener.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { problem } from './problems.ts';
 
 const queries = loadQueries(new URL('./sql/results.sql', import.meta.url), ['ResultsGet', 'ResultsListen']);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export interface EventView {
-  id: string;
-  status: 'pending' | 'succeeded' | 'dead_lettered';
-  command?: string;
-  version?: string;
-  source?: string;
-  idempotency_key?: string;
-  result?: { rows: unknown[]; rows_affected: number } | null;
-  error?: unknown;
-  attempts?: number;
-  /** Later deliveries with the same key and a different payload, recorded and not applied. */
-  conflicts?: number;
-  completed_at?: string;
-}
 
 interface Row {
   event_id: string;
@@ -40,9 +26,9 @@ interface Row {
   version: string;
   source: string;
   idempotency_key: string;
-  result_rows: unknown[] | null;
+  result_rows: Array<Record<string, unknown>> | null;
   rows_affected: number | null;
-  error: unknown;
+  error: EventFailure | null;
   attempts: number;
   completed_at: Date;
   conflicts: number;

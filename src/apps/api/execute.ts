@@ -4,19 +4,13 @@
  * publishes, so requests share broker round trips.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Accepted, BatchAccepted, BatchItem } from '../../contract/http.ts';
 import { toError } from '../../errors.ts';
 import { childTraceparent, parseTraceparent } from '../../observability/trace-context.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { prepareCommand, type PreparedCommand, type RequestContext } from './command-request.ts';
-import { ApiError, problem, type ApiProblem } from './problems.ts';
-
-interface Accepted {
-  id: string;
-  status: 'accepted';
-  idempotency_key: string;
-  links: { self: string };
-}
+import { ApiError, problem } from './problems.ts';
 
 const accepted = ({ event }: PreparedCommand): Accepted => ({
   id: event.id,
@@ -120,7 +114,7 @@ export function registerExecuteRoutes(
       throw problem('batch_too_large', `a batch holds at most ${deps.limits.batchMaxItems} commands (got ${items.length})`, '/commands');
     }
     const shared = context(request);
-    const results: Array<({ index: number } & Accepted) | { index: number; status: 'rejected'; error: ApiProblem }> = [];
+    const results: BatchItem[] = [];
     const valid: PreparedCommand[] = [];
     items.forEach((item: unknown, index) => {
       try {
@@ -134,6 +128,7 @@ export function registerExecuteRoutes(
     });
     if (valid.length > 0) await publish(request, valid);
     const rejected = items.length - valid.length;
-    return reply.code(rejected === 0 ? 202 : 207).send({ accepted: valid.length, rejected, results });
+    const answer: BatchAccepted = { accepted: valid.length, rejected, results };
+    return reply.code(rejected === 0 ? 202 : 207).send(answer);
   });
 }

@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { LogPage, LogView } from '../../contract/http.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { LogLevels, type LogLevel } from '../../events/envelope.ts';
 import { problem } from './problems.ts';
@@ -19,26 +20,6 @@ import { problem } from './problems.ts';
 const queries = loadQueries(new URL('./sql/logs.sql', import.meta.url), ['LogsList']);
 
 export const logsLimits = { defaultLimit: 100, maxLimit: 1_000, maxFilterLength: 256 } as const;
-
-/** One line, as GET /logs answers it. */
-export interface LogView {
-  event_id: string;
-  /** The event's timestamp (when the API accepted the command), ISO 8601 UTC. */
-  timestamp: string;
-  level: string;
-  command: string;
-  version: string;
-  source: string;
-  message: string;
-  idempotency_key: string;
-  trace_id: string | null;
-}
-
-export interface LogPage {
-  logs: LogView[];
-  /** Pass as `cursor` for the next (older) page; null when this page is the last. */
-  next_cursor: string | null;
-}
 
 interface Row {
   event_id: string;

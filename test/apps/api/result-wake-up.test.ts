@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ResultWaiter, type EventView } from '../../../src/apps/api/events.ts';
+import { ResultWaiter } from '../../../src/apps/api/events.ts';
+import type { EventView } from '../../../src/contract/http.ts';
 import { suitePool } from '../../support/database.ts';
 import { openDatabase } from '../db-worker/support.ts';
 
