@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Admin, Consumer, Producer, type MessageToProduce } from '@platformatic/kafka';
 import { repoRoot } from '../../scripts/services/state.ts';
 import { prepareCommand } from '../../src/apps/api/command-request.ts';
+import { CommandSchemas } from '../../src/apps/api/command-schemas.ts';
 import { loadRegistry } from '../../src/commands/index.ts';
 import { childTraceparent } from '../../src/observability/trace-context.ts';
 import { kafkaSerializers } from '../../src/transport/kafka/options.ts';
@@ -31,14 +32,14 @@ let brokers: string[] = [];
 let topics: Topics | undefined;
 let producer: Producer<string, Buffer, string, string> | undefined;
 
-const registry = await loadRegistry(join(repoRoot, 'commands', 'registry.yaml'));
+const schemas = new CommandSchemas(await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')), { logMessageMaxBytes: 16_384 });
 const source = commandSource(`direct.p${process.pid}`);
 
 /** Both records of `count` fresh commands, exactly as the API builds them. */
 function eventsOf(count: number): Array<{ key: string; records: Record_[] }> {
   const now = new Date();
   return Array.from({ length: count }, () => {
-    const prepared = prepareCommand(source.command(), registry, { source: undefined, allowedCommands: undefined, idempotencyKey: undefined, traceparent: childTraceparent(undefined), now }, { logMessageMaxBytes: 16_384 });
+    const prepared = prepareCommand(source.command(), schemas, { source: undefined, allowedCommands: undefined, idempotencyKey: undefined, traceparent: childTraceparent(undefined), now });
     const { dbRecord, logRecord } = prepared;
     return {
       key: dbRecord.key!,

@@ -26,11 +26,12 @@ export type PayloadValidation = { readonly ok: true } | { readonly ok: false; re
 const valid: PayloadValidation = Object.freeze({ ok: true });
 
 /**
- * One Ajv per registry. `allowUnionTypes` lets an id be `type: [integer, string]`: PostgreSQL
+ * One Ajv per registry (the API's request checks use the same settings; `coerceTypes` reads
+ * numbers in query strings). `allowUnionTypes` lets an id be `type: [integer, string]`: PostgreSQL
  * returns bigint as a string, and a client should be able to send back what it was given.
  */
-export function createSchemaCompiler(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+export function createSchemaCompiler(options: { coerceTypes?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, coerceTypes: options.coerceTypes ?? false });
   addFormats.default(ajv);
   return ajv;
 }
@@ -43,9 +44,14 @@ export function payloadValidator(validate: ValidateFunction): (payload: unknown)
   };
 }
 
-/** Points `required` and `additionalProperties` errors at the property itself, not its parent. */
-function toPayloadError(error: ErrorObject): PayloadError {
-  const field = `/payload${error.instancePath}`;
+const toPayloadError = (error: ErrorObject): PayloadError => toFieldError(error, '/payload');
+
+/**
+ * An Ajv error as a field and a message, the field a JSON Pointer under `prefix`. Points
+ * `required` and `additionalProperties` errors at the property itself, not its parent.
+ */
+export function toFieldError(error: ErrorObject, prefix: string): PayloadError {
+  const field = `${prefix}${error.instancePath}`;
   const params = error.params as { missingProperty?: unknown; additionalProperty?: unknown; unevaluatedProperty?: unknown };
   if (typeof params.missingProperty === 'string') {
     return { field: `${field}/${pointerEscape(params.missingProperty)}`, message: 'is required', keyword: error.keyword };

@@ -17,6 +17,7 @@ export const ApiErrorCodes = {
   invalid_payload: 422,
   invalid_log: 422,
   log_message_too_long: 422,
+  batch_rejected: 422,
   batch_too_large: 413,
   body_too_large: 413,
   unsupported_media_type: 415,
@@ -25,6 +26,9 @@ export const ApiErrorCodes = {
   not_found: 404,
   logs_in_loki: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
+  uri_too_long: 414,
+  headers_too_large: 431,
   rate_limited: 429,
   broker_unavailable: 503,
   not_ready: 503,
@@ -34,16 +38,23 @@ export const ApiErrorCodes = {
 export type ApiErrorCode = keyof typeof ApiErrorCodes;
 
 export interface FieldError {
-  /** JSON Pointer of the field at fault, into the request body. */
+  /** JSON Pointer of the field at fault (see ApiProblem.field). */
   field: string;
   message: string;
+  /** This item's own code, where items differ: a batch whose every command was rejected. */
+  code?: ApiErrorCode;
 }
+
+/** Where a field is: the JSON body, a query or path parameter, or a header. */
+export type FieldLocation = 'body' | 'query' | 'path' | 'header';
 
 export interface ApiProblem {
   code: ApiErrorCode;
   message: string;
-  /** JSON Pointer of the first field at fault, when one is. */
+  /** JSON Pointer of the first field at fault, when one is: into the body, or `/<name>` of a parameter or header. */
   field?: string;
+  /** Where `field` is. (Default: body) */
+  in?: FieldLocation;
   /** Every field at fault (schema validation reports all of them). */
   errors?: FieldError[];
   /**

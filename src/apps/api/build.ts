@@ -1,25 +1,32 @@
 /**
  * buildApi(deps) returns the Fastify app without listening, so tests drive it with inject() and
- * main decides where it listens.
+ * main decides where it listens. Every route declares its schemas once; they check requests,
+ * and @fastify/swagger writes the OpenAPI document from them (openapi.ts).
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { toError } from '../../errors.ts';
-import type { ApiKey } from './api-keys.ts';
-import { registerCatalogRoutes } from './catalog.ts';
-import type { ApiDeps, ApiLimits } from './deps.ts';
-import { registerEventRoutes } from './events.ts';
-import { registerExecuteRoutes } from './execute.ts';
-import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
-import { registerMetrics } from './metrics.ts';
 import { registerHttpTracing } from '../../observability/http-tracing.ts';
 import { instrumentPublisher } from '../../observability/publish-metrics.ts';
 import { tracePublisher } from '../../observability/publish-tracing.ts';
 import { tracingActive } from '../../observability/tracing.ts';
+import type { ApiKey } from './api-keys.ts';
+import { registerCatalogRoutes } from './catalog.ts';
+import { CommandSchemas } from './command-schemas.ts';
+import type { ApiDeps } from './deps.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './error-handling.ts';
+import { registerEventRoutes } from './events.ts';
+import { registerExecuteRoutes, type RouteKit } from './execute.ts';
 import { registerHealthRoutes } from './health.ts';
 import { parseJsonBody } from './json-body.ts';
-import { ApiError, errorBody, problem } from './problems.ts';
-import { clientErrorHandler, frameworkErrors, registerTextGuard } from './text-guard.ts';
+import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
+import { collectRoutes } from './methods.ts';
+import { registerMetrics } from './metrics.ts';
+import { registerOpenApi } from './openapi.ts';
+import { ApiError, problem } from './problems.ts';
+import { registerTextGuard } from './text-guard.ts';
+import { createValidatorCompiler } from './validation.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,20 +35,7 @@ declare module 'fastify' {
   }
 }
 
-/** Fastify's own error codes, mapped to Kitsune's stable codes. */
-function fromFastifyError(error: Error & { code?: string; statusCode?: number }, limits: ApiLimits): ApiError | undefined {
-  switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return problem('unsupported_media_type', 'send the command as Content-Type: application/json');
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem('body_too_large', `the request body is over the limit of ${limits.bodyLimitBytes} bytes (KITSUNE_BODY_LIMIT_BYTES); send less, or POST /execute/batch in smaller batches`);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return problem('invalid_json', error.message);
-    default:
-      return error.statusCode === 429 ? problem('rate_limited', error.message) : undefined;
-  }
-}
+const packageVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -69,20 +63,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       done(toError(error), undefined);
     }
   });
-
-  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply: FastifyReply) => {
-    const known = error instanceof ApiError ? error : fromFastifyError(error, deps.limits);
-    if (!known) {
-      request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send(errorBody({ code: 'internal_error', message: 'internal error; see the server log' }));
-    }
-    if (known.retryAfterSeconds !== undefined) void reply.header('retry-after', String(known.retryAfterSeconds));
-    if (known.location !== undefined) void reply.header('location', known.location);
-    return reply.code(known.statusCode).send(errorBody(known.problem));
-  });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody({ code: 'not_found', message: `no route for ${request.method} ${request.url}` })),
-  );
+  const compile = createValidatorCompiler();
+  app.setValidatorCompiler(compile);
+  // Answers are built by typed code and checked against the document by the contract test; the
+  // response schemas document them and do not reshape them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerErrorHandling(app, deps.limits.bodyLimitBytes);
+  const answerWrongMethods = collectRoutes(app);
 
   const keys = deps.apiKeys;
   if (keys) {
@@ -96,7 +83,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         ),
     });
   }
-  /** Authenticates a command route; a no-op when no keys are configured. */
+  /** Authenticates a route's caller; a no-op when no keys are configured. */
   const authenticate = (request: FastifyRequest): Promise<void> => {
     if (!keys) return Promise.resolve();
     const presented = presentedKey(request);
@@ -108,19 +95,24 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     request.apiKey = key;
     return Promise.resolve();
   };
+  const schemas = new CommandSchemas(deps.registry, { logMessageMaxBytes: deps.limits.logMessageMaxBytes });
+  const kit: RouteKit = { schemas, compile, authenticate, keysOn: keys !== undefined };
 
   registerTextGuard(app);
-  const metrics = deps.metrics ? registerMetrics(app, deps.metrics) : undefined;
+  await registerOpenApi(app, { schemas, keysOn: kit.keysOn, version: deps.version ?? packageVersion });
+  const metrics = deps.metrics ? registerMetrics(app, deps.metrics, keys && deps.metricsRequireKey ? authenticate : undefined) : undefined;
   let publisher = deps.metrics ? instrumentPublisher(deps.publisher, deps.metrics) : deps.publisher;
   if (tracingActive()) {
     registerHttpTracing(app);
     publisher = tracePublisher(publisher, deps.messagingSystem ?? 'kafka');
   }
-  registerExecuteRoutes(app, { ...deps, publisher }, authenticate, keys !== undefined, metrics);
+  registerExecuteRoutes(app, { ...deps, publisher }, kit, metrics);
   registerCatalogRoutes(app, deps.registry);
-  if (deps.results) registerEventRoutes(app, deps.results);
-  if (deps.logs) registerLogRoutes(app, deps.logs);
-  else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector);
+  if (deps.results) registerEventRoutes(app, deps.results, kit);
+  if (deps.logs) registerLogRoutes(app, deps.logs, kit);
+  else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector, kit);
   registerHealthRoutes(app, deps.readiness ?? []);
+  await app.after();
+  answerWrongMethods();
   return app;
 }

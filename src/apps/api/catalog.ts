@@ -1,98 +1,51 @@
 /**
- * GET /commands (the registry as a catalog, with each version's JSON Schema) and
- * GET /openapi.json (OpenAPI 3.1, whose schemas are JSON Schema 2020-12 like the registry's, so
- * each command version's payload schema is published as written).
+ * GET /commands: the registry as a catalog, with each version's payload JSON Schema (draft
+ * 2020-12, the dialect of OpenAPI 3.1, so the schemas are published as written).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from '../../commands/index.ts';
-import { LogLevels } from '../../events/envelope.ts';
-import { ApiErrorCodes } from './problems.ts';
+import { errorResponses } from './responses.ts';
 
-const errorSchema = {
+const catalogSchema = {
   type: 'object',
-  required: ['error'],
+  required: ['commands'],
   properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { enum: Object.keys(ApiErrorCodes) },
-        message: { type: 'string' },
-        field: { type: 'string', description: 'JSON Pointer into the request body' },
-        errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+    commands: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'versions'],
+        properties: {
+          name: { type: 'string' },
+          description: { type: 'string' },
+          versions: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['version', 'entityKey', 'returning', 'schema'],
+              properties: {
+                version: { type: 'string' },
+                description: { type: 'string' },
+                entityKey: { type: 'string', description: 'The payload field that orders events of one entity' },
+                returning: { type: 'boolean', description: 'Whether the statement\'s rows are the result' },
+                schema: { type: 'object', description: 'The payload\'s JSON Schema' },
+              },
+            },
+          },
+        },
       },
     },
   },
 };
 
-export function openApiDocument(registry: Registry): Record<string, unknown> {
-  const schemas: Record<string, unknown> = { Error: errorSchema };
-  const commandRefs: Array<{ $ref: string }> = [];
-  for (const command of registry.list()) {
-    for (const version of command.versions) {
-      const name = `${command.name}.v${version.version}`;
-      schemas[name] = {
-        type: 'object',
-        description: version.description ?? command.description,
-        required: ['command', 'version', 'payload'],
-        additionalProperties: false,
-        properties: {
-          command: { const: command.name },
-          version: { enum: [version.version, Number(version.version)] },
-          payload: version.schema,
-          log: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['level', 'message'],
-            properties: { level: { enum: [...LogLevels, ...LogLevels.map((l) => l.toLowerCase())] }, message: { type: 'string' } },
-          },
-          metadata: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { idempotency_key: { type: 'string', maxLength: 255 }, source: { type: 'string', maxLength: 128 } },
-          },
-        },
-      };
-      commandRefs.push({ $ref: `#/components/schemas/${name}` });
-    }
-  }
-  const command = { oneOf: commandRefs };
-  const errors = Object.fromEntries(
-    [400, 401, 403, 413, 415, 422, 429, 503].map((status) => [String(status), { description: 'see error.code', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
-  );
-  const accepted = { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { const: 'accepted' }, idempotency_key: { type: 'string' }, links: { type: 'object', properties: { self: { type: 'string' } } } } };
-  const idempotencyHeader = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'A retry with the same key gets the same event id' };
-  return {
-    openapi: '3.1.0',
-    info: { title: 'Kitsune', version: '1', description: 'Event-driven command gateway' },
-    paths: {
-      '/execute': {
-        post: {
-          summary: 'Accept a command; 202 once it is durable on the broker',
-          parameters: [idempotencyHeader],
-          requestBody: { required: true, content: { 'application/json': { schema: command } } },
-          responses: { '202': { description: 'accepted', content: { 'application/json': { schema: accepted } } }, ...errors },
-        },
-      },
-      '/execute/batch': {
-        post: {
-          summary: 'Accept many commands; a result per item (202 all accepted, 207 some rejected)',
-          parameters: [idempotencyHeader],
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['commands'], properties: { commands: { type: 'array', items: command } } } } } },
-          responses: { '202': { description: 'all accepted' }, '207': { description: 'some rejected; see results' }, ...errors },
-        },
-      },
-      '/commands': { get: { summary: 'The command catalog with each version\'s payload schema', responses: { '200': { description: 'catalog' } } } },
-      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'alive' } } } },
-      '/readyz': { get: { summary: 'Readiness of broker and database', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
-    },
-    components: { schemas },
-  };
-}
-
 export function registerCatalogRoutes(app: FastifyInstance, registry: Registry): void {
   const catalog = { commands: registry.list() };
-  const document = openApiDocument(registry);
-  app.get('/commands', () => catalog);
-  app.get('/openapi.json', () => document);
+  app.get('/commands', {
+    schema: {
+      operationId: 'listCommands',
+      summary: "The command catalog with each version's payload schema",
+      tags: ['commands'],
+      response: { 200: { description: 'The registry', content: { 'application/json': { schema: catalogSchema } } }, ...errorResponses(400) },
+    },
+  }, () => catalog);
 }

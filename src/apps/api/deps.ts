@@ -42,6 +42,10 @@ export interface ApiDeps {
   messagingSystem?: string;
   /** The process's Prometheus registry, served at GET /metrics. */
   metrics?: MetricsRegistry | undefined;
+  /** GET /metrics needs an API key, when keys are on (KITSUNE_METRICS_REQUIRE_KEY). (Default: false) */
+  metricsRequireKey?: boolean;
+  /** The version the OpenAPI document states. (Default: package.json's) */
+  version?: string;
   logger?: FastifyBaseLogger | false;
   now?: () => Date;
 }

@@ -14,10 +14,13 @@ import type pg from 'pg';
 import type { EventFailure, EventView } from '../../contract/http.ts';
 import { NotificationListener } from '../../db/listener.ts';
 import { loadQueries } from '../../db/queries.ts';
+import { eventIdSchema, eventViewSchema } from '../../contract/schemas.ts';
+import type { RouteKit } from './execute.ts';
+import { keyRequired } from './openapi.ts';
 import { problem } from './problems.ts';
+import { errorResponses } from './responses.ts';
 
 const queries = loadQueries(new URL('./sql/results.sql', import.meta.url), ['ResultsGet', 'ResultsListen']);
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Row {
   event_id: string;
@@ -162,15 +165,32 @@ export class ResultWaiter {
   }
 }
 
-export function registerEventRoutes(app: FastifyInstance, waiter: ResultWaiter, maxWaitSeconds = 30): void {
+export function registerEventRoutes(app: FastifyInstance, waiter: ResultWaiter, kit: RouteKit, maxWaitSeconds = 30): void {
   app.addHook('onClose', () => waiter.close());
-  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>('/events/:id', async (request) => {
-    const { id } = request.params;
-    if (!uuid.test(id)) throw problem('not_found', `no event ${id}: event ids are UUIDs`, '/id');
-    const wait = request.query.wait === undefined ? 0 : Number(request.query.wait);
-    if (!Number.isFinite(wait) || wait < 0 || wait > maxWaitSeconds) {
-      throw problem('invalid_request', `wait must be a number of seconds from 0 to ${maxWaitSeconds}`, '/wait');
-    }
-    return waiter.wait(id.toLowerCase(), wait * 1_000);
+  app.get<{ Params: { id: string }; Querystring: { wait?: number } }>('/events/:id', {
+    onRequest: kit.authenticate,
+    schema: {
+      operationId: 'getEvent',
+      summary: "The command's outcome; with `wait`, answers as soon as there is one",
+      description: '`pending` until the DB worker stored an outcome (an id it never saw reads the same). With API keys on, a key reads only the events of its own source: any other id is 404.',
+      tags: ['commands'],
+      ...(kit.keysOn ? { security: keyRequired } : {}),
+      params: { type: 'object', required: ['id'], properties: { id: eventIdSchema } },
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { wait: { type: 'number', minimum: 0, maximum: maxWaitSeconds, description: `Seconds to wait for an outcome (at most ${maxWaitSeconds}); answers as soon as it exists` } },
+      },
+      response: {
+        200: { description: 'The outcome, or pending', content: { 'application/json': { schema: eventViewSchema } } },
+        ...errorResponses(400, ...(kit.keysOn ? [401, 404] : [])),
+      },
+    },
+  }, async (request) => {
+    const view = await waiter.wait(request.params.id.toLowerCase(), (request.query.wait ?? 0) * 1_000);
+    const reader = request.apiKey;
+    // Another source's outcome is not this key's to see, and saying so would say it exists.
+    if (reader && view.source !== undefined && view.source !== reader.source) throw problem('not_found', `no event ${request.params.id} for this key`, '/id');
+    return view;
   });
 }

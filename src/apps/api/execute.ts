@@ -3,13 +3,19 @@
  * answer 202 only once the broker acknowledged both records. The transport coalesces concurrent
  * publishes, so requests share broker round trips.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Accepted, BatchAccepted, BatchItem } from '../../contract/http.ts';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { Accepted, BatchAccepted, BatchItem, FieldError } from '../../contract/http.ts';
+import { acceptedSchema, batchAcceptedSchema, idempotencyKeySchema, ref } from '../../contract/schemas.ts';
 import { toError } from '../../errors.ts';
 import { childTraceparent, parseTraceparent } from '../../observability/trace-context.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { prepareCommand, type PreparedCommand, type RequestContext } from './command-request.ts';
+import { batchBody } from './batch-body.ts';
+import { commandComponent, type CommandSchemas } from './command-schemas.ts';
+import { keyRequired } from './openapi.ts';
+import { errorResponses } from './responses.ts';
+import { bodyCheckedByHandler } from './validation.ts';
 import { ApiError, problem } from './problems.ts';
 
 const accepted = ({ event }: PreparedCommand): Accepted => ({
@@ -24,24 +30,24 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-export function registerExecuteRoutes(
-  app: FastifyInstance,
-  deps: ApiDeps,
-  authenticate: (request: FastifyRequest) => Promise<void>,
-  rateLimited: boolean,
-  metrics?: ApiMetrics,
-): void {
+/** What the routes share with the rest of the API: the command schemas, the schema compiler and the key check. */
+export interface RouteKit {
+  schemas: CommandSchemas;
+  compile: FastifySchemaCompiler<unknown>;
+  /** Rejects without a valid key when keys are on; a no-op otherwise. */
+  authenticate: (request: FastifyRequest) => Promise<void>;
+  keysOn: boolean;
+}
+
+export function registerExecuteRoutes(app: FastifyInstance, deps: ApiDeps, kit: RouteKit, metrics?: ApiMetrics): void {
+  const { keysOn, authenticate } = kit;
   const now = deps.now ?? (() => new Date());
-  const limits = { logMessageMaxBytes: deps.limits.logMessageMaxBytes };
-  const routeConfig = rateLimited
+  const routeConfig = keysOn
     ? { rateLimit: { max: (request: FastifyRequest) => request.apiKey?.ratePerSecond ?? Number.MAX_SAFE_INTEGER, timeWindow: 1_000, hook: 'preHandler' as const } }
     : {};
 
   const context = (request: FastifyRequest): RequestContext => {
     const idempotencyKey = header(request, 'idempotency-key');
-    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
-      throw problem('invalid_request', 'the Idempotency-Key header must be 1 to 255 visible ASCII characters');
-    }
     return {
       source: request.apiKey?.source,
       allowedCommands: request.apiKey?.commands,
@@ -99,34 +105,79 @@ export function registerExecuteRoutes(
     }
   };
 
-  app.post('/execute', { onRequest: authenticate, config: routeConfig }, async (request, reply) => {
-    const prepared = prepareCommand(request.body, deps.registry, context(request), limits);
+  const handlerChecksBody = bodyCheckedByHandler(kit.compile);
+  const headers = {
+    type: 'object',
+    properties: {
+      'idempotency-key': idempotencyKeySchema,
+      traceparent: { type: 'string', description: 'W3C trace context, continued on the event; an unreadable one starts a new trace' },
+    },
+  };
+  const security = keysOn ? keyRequired : undefined;
+
+  app.post('/execute', {
+    onRequest: authenticate,
+    config: routeConfig,
+    validatorCompiler: handlerChecksBody,
+    links: { 202: { getEvent: { operationId: 'getEvent', parameters: { id: '$response.body#/id' }, description: 'The outcome of the accepted command' } } },
+    schema: {
+      operationId: 'executeCommand',
+      summary: 'Accept a command; 202 once it is durable on the broker',
+      tags: ['commands'],
+      ...(security ? { security } : {}),
+      headers,
+      body: ref(commandComponent),
+      response: {
+        202: { description: 'Accepted: durable on the broker', headers: { Location: { type: 'string', description: '/events/{id}' } }, content: { 'application/json': { schema: acceptedSchema } } },
+        ...errorResponses(400, ...(keysOn ? [401, 403, 429] : []), 413, 415, 422, 503),
+      },
+    },
+  }, async (request, reply) => {
+    const prepared = prepareCommand(request.body, kit.schemas, context(request));
     await publish(request, [prepared]);
     return reply.code(202).header('location', `/events/${prepared.event.id}`).send(accepted(prepared));
   });
 
-  app.post('/execute/batch', { onRequest: authenticate, config: routeConfig }, async (request, reply) => {
-    const body = request.body as { commands?: unknown } | undefined;
-    const items = body && typeof body === 'object' && !Array.isArray(body) ? body.commands : undefined;
-    if (!Array.isArray(items)) throw problem('invalid_request', 'send { "commands": [ ... ] }', '/commands');
-    if (items.length === 0) throw problem('invalid_request', 'commands is empty', '/commands');
-    if (items.length > deps.limits.batchMaxItems) {
-      throw problem('batch_too_large', `a batch holds at most ${deps.limits.batchMaxItems} commands (got ${items.length})`, '/commands');
-    }
+  const batch = batchBody(deps.limits.batchMaxItems);
+  app.post('/execute/batch', {
+    onRequest: authenticate,
+    config: routeConfig,
+    validatorCompiler: handlerChecksBody,
+    schema: {
+      operationId: 'executeBatch',
+      summary: 'Accept many commands, each judged on its own',
+      description: 'Valid commands are published together. 202: every command accepted; 207: some rejected (see results); 422 batch_rejected: every one rejected, nothing published, error.errors has each reason. Item i derives its id from <Idempotency-Key>:<i>.',
+      tags: ['commands'],
+      ...(security ? { security } : {}),
+      headers,
+      body: batch.documented,
+      response: {
+        202: { description: 'Every command accepted', content: { 'application/json': { schema: batchAcceptedSchema } } },
+        207: { description: 'Some commands rejected; results[i] says which and why', content: { 'application/json': { schema: batchAcceptedSchema } } },
+        ...errorResponses(400, ...(keysOn ? [401, 429] : []), 413, 415, 422, 503),
+      },
+    },
+  }, async (request, reply) => {
+    const items = batch.check(request.body);
     const shared = context(request);
     const results: BatchItem[] = [];
     const valid: PreparedCommand[] = [];
+    const reasons: FieldError[] = [];
     items.forEach((item: unknown, index) => {
       try {
-        const prepared = prepareCommand(item, deps.registry, shared, limits, `/commands/${index}`, `:${index}`);
+        const prepared = prepareCommand(item, kit.schemas, shared, `/commands/${index}`, `:${index}`);
         valid.push(prepared);
         results.push({ index, ...accepted(prepared) });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         results.push({ index, status: 'rejected', error: error.problem });
+        reasons.push(...(error.problem.errors ?? [{ field: error.problem.field ?? `/commands/${index}`, message: error.problem.message }]).map((e) => ({ ...e, code: error.problem.code })));
       }
     });
-    if (valid.length > 0) await publish(request, valid);
+    if (valid.length === 0) {
+      throw problem('batch_rejected', `every command in the batch was rejected; nothing was published. First: ${results[0]?.status === 'rejected' ? results[0].error.message : ''}`, reasons[0]?.field, reasons);
+    }
+    await publish(request, valid);
     const rejected = items.length - valid.length;
     const answer: BatchAccepted = { accepted: valid.length, rejected, results };
     return reply.code(rejected === 0 ? 202 : 207).send(answer);

@@ -4,7 +4,9 @@
  * stops sending traffic the API could only answer with 503.
  */
 import type { FastifyInstance } from 'fastify';
+import { healthSchema, readinessSchema } from '../../contract/schemas.ts';
 import { toError } from '../../errors.ts';
+import { errorResponses } from './responses.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -29,9 +31,24 @@ async function run(check: ReadinessCheck): Promise<string | undefined> {
   }
 }
 
+const json = (schema: unknown): { 'application/json': { schema: unknown } } => ({ 'application/json': { schema } });
+
 export function registerHealthRoutes(app: FastifyInstance, checks: readonly ReadinessCheck[]): void {
-  app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', {
+    schema: { operationId: 'getHealth', summary: 'Liveness: the process answers', tags: ['meta'], response: { 200: { description: 'Alive', content: json(healthSchema) }, ...errorResponses(400) } },
+  }, () => ({ status: 'ok' }));
+  app.get('/readyz', {
+    schema: {
+      operationId: 'getReadiness',
+      summary: 'Readiness: the broker and the database answer',
+      tags: ['meta'],
+      response: {
+        200: { description: 'Ready', content: json(readinessSchema) },
+        503: { description: 'Not ready; checks names the dependency that is not usable and why', content: json(readinessSchema) },
+        ...errorResponses(400),
+      },
+    },
+  }, async (_request, reply) => {
     const outcomes = await Promise.all(checks.map(async (check) => [check.name, await run(check)] as const));
     const failed = outcomes.filter(([, failure]) => failure !== undefined);
     const body = { status: failed.length === 0 ? 'ready' : 'not_ready', checks: Object.fromEntries(outcomes.map(([name, failure]) => [name, failure ?? 'ok'])) };

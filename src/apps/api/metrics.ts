@@ -2,15 +2,18 @@
  * The API's HTTP metrics and the /metrics route. Routes are labelled by their pattern
  * (`/events/:id`), never the raw URL, so ids do not become label values.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { keyRequired } from './openapi.ts';
+import { errorResponses } from './responses.ts';
 
 export interface ApiMetrics {
   /** A publish was not acknowledged within the deadline; the client got 503. */
   publishDeadlineExceeded(): void;
 }
 
-export function registerMetrics(app: FastifyInstance, registry: Registry): ApiMetrics {
+/** `authenticate` puts /metrics behind an API key (KITSUNE_METRICS_REQUIRE_KEY); undefined leaves it open. */
+export function registerMetrics(app: FastifyInstance, registry: Registry, authenticate?: (request: FastifyRequest) => Promise<void>): ApiMetrics {
   const requests = new Histogram({
     name: 'kitsune_http_request_duration_seconds',
     help: 'HTTP requests by method, route pattern and status',
@@ -28,6 +31,16 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): ApiMe
     help: 'Requests answered 503 because the broker did not acknowledge within KITSUNE_PUBLISH_TIMEOUT_MS',
     registers: [registry],
   });
-  app.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', {
+    ...(authenticate ? { onRequest: authenticate } : {}),
+    schema: {
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics of this process',
+      tags: ['meta'],
+      ...(authenticate ? { security: keyRequired } : {}),
+      produces: ['text/plain'],
+      response: { 200: { description: 'Prometheus text exposition format', type: 'string' }, ...errorResponses(400, ...(authenticate ? [401] : [])) },
+    },
+  }, async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
   return { publishDeadlineExceeded: () => deadlines.inc() };
 }

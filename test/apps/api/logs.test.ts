@@ -4,7 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApi } from '../../../src/apps/api/build.ts';
-import { registerLogRoutes } from '../../../src/apps/api/logs.ts';
 import type { LogPage } from '../../../src/contract/http.ts';
 import type { LogLine } from '../../../src/apps/log-worker/log-line.ts';
 import { createPostgresSink } from '../../../src/apps/log-worker/postgres-sink.ts';
@@ -62,9 +61,9 @@ describe('GET /logs against real PostgreSQL', () => {
       publisher: { publish: () => Promise.resolve() },
       topics: { dbEvents: 'db-events', appLogs: 'app-logs' },
       limits: { bodyLimitBytes: 65_536, maxJsonDepth: 16, logMessageMaxBytes: 1_024, batchMaxItems: 10, publishTimeoutMs: 1_000 },
+      logs: pool,
       logger: false,
     });
-    registerLogRoutes(app, pool);
   });
   after(async () => {
     await app.close();
@@ -104,6 +103,10 @@ describe('GET /logs against real PostgreSQL', () => {
     const to = new Date(base + 4 * minute).toISOString();
     assert.deepEqual(messages((await get(`?from=${from}&to=${to}`)).body), ['progress 100% done', 'delete failed: timeout']);
     assert.deepEqual(messages((await get('?to=2026-03-01T12:01:00%2B00:00')).body), ['User created'], 'an offset zone works too');
+    assert.deepEqual(messages((await get('?to=2026-03-01t12:01:00z')).body), ['User created'], 'lower-case t and z, as RFC 3339 allows');
+    const reversed = await get(`?from=${to}&to=${from}`);
+    assert.equal(reversed.status, 200);
+    assert.deepEqual(reversed.body, { logs: [], next_cursor: null }, 'a range that ends before it starts is empty');
   });
 
   test('filters by text as a case-insensitive substring in which % and _ are plain characters', async () => {
@@ -143,13 +146,12 @@ describe('GET /logs against real PostgreSQL', () => {
       ['?limit=ten', '/limit'],
       ['?from=2026-03-01T12:00:00', '/from'],
       ['?from=yesterday', '/from'],
-      ['?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z', '/from'],
       ['?cursor=bm90LWEtY3Vyc29y', '/cursor'],
       ['?command=a&command=b', '/command'],
       [`?text=${'x'.repeat(300)}`, '/text'],
       // PostgreSQL text cannot hold NUL: this was a 500 (invalid byte sequence for encoding "UTF8": 0x00).
-      ['?command=%00', 'query.command'],
-      ['?text=a%00', 'query.text'],
+      ['?command=%00', '/command'],
+      ['?text=a%00', '/text'],
     ];
     for (const [query, field] of cases) {
       const { status, body } = await get(query);
