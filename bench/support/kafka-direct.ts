@@ -6,13 +6,14 @@
  * part. Like Kitsune's publisher, one produce request is in flight at a time (the idempotent
  * producer needs it) and whatever arrived meanwhile rides in the next one.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Admin, Consumer, Producer, type MessageToProduce } from '@platformatic/kafka';
 import { repoRoot } from '../../scripts/services/state.ts';
 import { prepareCommand } from '../../src/apps/api/command-request.ts';
 import { CommandSchemas } from '../../src/apps/api/command-schemas.ts';
+import { EventIds } from '../../src/events/event-ids.ts';
 import { loadRegistry } from '../../src/commands/index.ts';
 import { childTraceparent } from '../../src/observability/trace-context.ts';
 import { kafkaSerializers } from '../../src/transport/kafka/options.ts';
@@ -32,6 +33,7 @@ let brokers: string[] = [];
 let topics: Topics | undefined;
 let producer: Producer<string, Buffer, string, string> | undefined;
 
+const ids = new EventIds(randomBytes(32));
 const schemas = new CommandSchemas(await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')), { logMessageMaxBytes: 16_384 });
 const source = commandSource(`direct.p${process.pid}`);
 
@@ -39,7 +41,7 @@ const source = commandSource(`direct.p${process.pid}`);
 function eventsOf(count: number): Array<{ key: string; records: Record_[] }> {
   const now = new Date();
   return Array.from({ length: count }, () => {
-    const prepared = prepareCommand(source.command(), schemas, { source: undefined, allowedCommands: undefined, idempotencyKey: undefined, traceparent: childTraceparent(undefined), now });
+    const prepared = prepareCommand(source.command(), schemas, ids, { source: undefined, allowedCommands: undefined, idempotencyKey: undefined, traceparent: childTraceparent(undefined), now });
     const { dbRecord, logRecord } = prepared;
     return {
       key: dbRecord.key!,

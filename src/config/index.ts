@@ -97,6 +97,14 @@ export interface Config {
     batchMaxItems: number;
     /** KITSUNE_API_KEYS_FILE: YAML file of API keys; unset means no authentication. (Default: unset) */
     apiKeysFile: string | undefined;
+    /**
+     * KITSUNE_EVENT_ID_SECRET: hex, at least 32 bytes; keys the HMAC of event ids. Unset, the one
+     * created in Kitsune's schema at the first migration is used: set this only where an API cannot
+     * read it, and to the same value on every replica. (Default: unset)
+     */
+    eventIdSecret: Buffer | undefined;
+    /** KITSUNE_METRICS_REQUIRE_KEY: with API keys on, GET /metrics of the API needs a key too. (Default: false) */
+    metricsRequireKey: boolean;
   };
   /**
    * KITSUNE_METRICS_PORT: where a standalone worker serves /metrics (the API serves it on its own
@@ -187,6 +195,15 @@ export function loadConfig(env: Env = process.env): Config {
     if (raw === 'true' || raw === 'false') return raw === 'true';
     problems.push(`${name} must be true or false (got '${raw}')`);
     return fallback;
+  };
+  const secret = (name: string): Buffer | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    if (!/^(?:[0-9a-fA-F]{2}){32,}$/.test(raw)) {
+      problems.push(`${name} must be at least 64 hex characters (32 bytes), e.g. from \`openssl rand -hex 32\``);
+      return undefined;
+    }
+    return Buffer.from(raw, 'hex');
   };
   const topic = (name: string, fallback: string): string => {
     const value = text(name) ?? fallback;
@@ -286,6 +303,8 @@ export function loadConfig(env: Env = process.env): Config {
       logMessageMaxBytes: integer('KITSUNE_LOG_MESSAGE_MAX_BYTES', configDefaults.logMessageMaxBytes, 64, 1_048_576),
       batchMaxItems: integer('KITSUNE_BATCH_MAX_ITEMS', configDefaults.batchMaxItems, 1, 10_000),
       apiKeysFile: text('KITSUNE_API_KEYS_FILE'),
+      eventIdSecret: secret('KITSUNE_EVENT_ID_SECRET'),
+      metricsRequireKey: boolean('KITSUNE_METRICS_REQUIRE_KEY', false),
     },
     metricsPort: text('KITSUNE_METRICS_PORT') === undefined ? undefined : integer('KITSUNE_METRICS_PORT', 0, 0, 65_535),
     apiMetrics: boolean('KITSUNE_API_METRICS', true),

@@ -1,17 +1,45 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { idempotentEventId, newEventId } from '../../src/events/ids.ts';
+import { EventIds } from '../../src/events/event-ids.ts';
+import { newEventId } from '../../src/events/ids.ts';
 import { randomBytesPooled } from '../../src/events/random.ts';
 import { childTraceparent, parseTraceparent } from '../../src/observability/trace-context.ts';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-([0-9a-f])[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-test('an idempotency key gives the same UUIDv5 for the same source, and another for another source', () => {
-  const id = idempotentEventId('billing', 'order-42');
-  assert.equal(id, idempotentEventId('billing', 'order-42'));
-  assert.equal(uuid.exec(id)?.[1], '5');
-  assert.notEqual(id, idempotentEventId('payroll', 'order-42'));
-  assert.notEqual(idempotentEventId('a', 'bc'), idempotentEventId('ab', 'c'), 'source and key cannot run into each other');
+const ids = new EventIds(Buffer.alloc(32, 7));
+
+test('an idempotency key gives the same id for the same source, another for another source, and another under another secret', () => {
+  const id = ids.idempotent('billing', 'order-42');
+  assert.equal(id, ids.idempotent('billing', 'order-42'));
+  assert.equal(uuid.exec(id)?.[1], '8');
+  assert.notEqual(id, ids.idempotent('payroll', 'order-42'));
+  assert.notEqual(ids.idempotent('a', 'bc'), ids.idempotent('ab', 'c'), 'source and key cannot run into each other');
+  assert.notEqual(new EventIds(Buffer.alloc(32, 8)).idempotent('billing', 'order-42'), id, 'without the secret the id cannot be computed');
+});
+
+test('an id says which source it was issued to, and nothing else passes for one', () => {
+  const fresh = ids.fresh('billing');
+  const keyed = ids.idempotent('billing', 'order-42');
+  for (const id of [fresh, keyed]) {
+    assert.equal(ids.issuedTo(id, 'billing'), true);
+    assert.equal(ids.issuedTo(id.toUpperCase(), 'billing'), true, 'in either case');
+    assert.equal(ids.issuedTo(id, 'payroll'), false, 'not to another source');
+    assert.equal(new EventIds(Buffer.alloc(32, 8)).issuedTo(id, 'billing'), false, 'not under another secret');
+    const flipped = `${id.slice(0, 35)}${id[35] === '0' ? '1' : '0'}`;
+    assert.equal(ids.issuedTo(flipped, 'billing'), false, 'not with one digit changed');
+  }
+  assert.equal(ids.issuedTo(newEventId(), 'billing'), false, 'not a UUIDv7');
+  assert.equal(ids.issuedTo('not-a-uuid', 'billing'), false);
+  assert.throws(() => new EventIds(Buffer.alloc(16)), /at least 32 bytes/);
+});
+
+test('fresh ids are time-ordered UUIDv8s: unique, and sorted by their millisecond', () => {
+  const made = Array.from({ length: 5_000 }, (_, i) => ids.fresh('billing', 1_800_000_000_000 + Math.floor(i / 10)));
+  assert.equal(new Set(made).size, made.length);
+  for (const id of made) assert.equal(uuid.exec(id)?.[1], '8', id);
+  const prefixes = made.map((id) => id.slice(0, 13));
+  assert.deepEqual(prefixes, [...prefixes].sort());
 });
 
 test('new event ids are UUIDv7: unique, and ordered by their millisecond', () => {

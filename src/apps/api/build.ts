@@ -3,10 +3,12 @@
  * main decides where it listens. Every route declares its schemas once; they check requests,
  * and @fastify/swagger writes the OpenAPI document from them (openapi.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { toError } from '../../errors.ts';
+import { EventIds } from '../../events/event-ids.ts';
 import { registerHttpTracing } from '../../observability/http-tracing.ts';
 import { instrumentPublisher } from '../../observability/publish-metrics.ts';
 import { tracePublisher } from '../../observability/publish-tracing.ts';
@@ -96,7 +98,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return Promise.resolve();
   };
   const schemas = new CommandSchemas(deps.registry, { logMessageMaxBytes: deps.limits.logMessageMaxBytes });
-  const kit: RouteKit = { schemas, compile, authenticate, keysOn: keys !== undefined };
+  const ids = deps.eventIds ?? new EventIds(randomBytes(32));
+  const kit: RouteKit = { schemas, ids, compile, authenticate, keysOn: keys !== undefined };
 
   registerTextGuard(app);
   await registerOpenApi(app, { schemas, keysOn: kit.keysOn, version: deps.version ?? packageVersion });

@@ -3,7 +3,8 @@
  * fault. Nothing here touches the broker: a command that fails any check produces no record.
  */
 import { eventHeaders, LogLevels, type CommandEvent, type LogLevel } from '../../events/envelope.ts';
-import { idempotentEventId, newEventId } from '../../events/ids.ts';
+import type { EventIds } from '../../events/event-ids.ts';
+import { newEventId } from '../../events/ids.ts';
 import type { OutgoingMessage } from '../../transport/types.ts';
 import type { CommandSchemas } from './command-schemas.ts';
 import { problem } from './problems.ts';
@@ -36,6 +37,7 @@ const levels = new Map<string, LogLevel>(LogLevels.flatMap((level) => [[level, l
 export function prepareCommand(
   body: unknown,
   schemas: CommandSchemas,
+  ids: EventIds,
   context: RequestContext,
   at = '',
   keySuffix = '',
@@ -55,7 +57,7 @@ export function prepareCommand(
   // Without the caller's key Kitsune makes one (a UUIDv7: unique, time-ordered) and derives the id
   // from it as from any key, so the key a 503 hands back retries the very same event.
   const key = clientKey ?? newEventId(context.now.getTime());
-  const id = idempotentEventId(source, key);
+  const id = ids.idempotent(source, key);
   const payload = checked.payload;
   const event: CommandEvent = {
     id,

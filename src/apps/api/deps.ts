@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Registry } from '../../commands/index.ts';
+import type { EventIds } from '../../events/event-ids.ts';
 import type { DbRecordStamp } from '../../schema-registry/index.ts';
 import type { Publisher } from '../../transport/types.ts';
 import type { ApiKeys } from './api-keys.ts';
@@ -42,6 +43,11 @@ export interface ApiDeps {
   messagingSystem?: string;
   /** The process's Prometheus registry, served at GET /metrics. */
   metrics?: MetricsRegistry | undefined;
+  /**
+   * Issues event ids, keyed by the installation's secret; every replica must share it.
+   * (Default: a random secret, which suits one process alone, such as a test)
+   */
+  eventIds?: EventIds | undefined;
   /** GET /metrics needs an API key, when keys are on (KITSUNE_METRICS_REQUIRE_KEY). (Default: false) */
   metricsRequireKey?: boolean;
   /** The version the OpenAPI document states. (Default: package.json's) */

@@ -187,10 +187,11 @@ export function registerEventRoutes(app: FastifyInstance, waiter: ResultWaiter, 
       },
     },
   }, async (request) => {
-    const view = await waiter.wait(request.params.id.toLowerCase(), (request.query.wait ?? 0) * 1_000);
+    const id = request.params.id.toLowerCase();
     const reader = request.apiKey;
-    // Another source's outcome is not this key's to see, and saying so would say it exists.
-    if (reader && view.source !== undefined && view.source !== reader.source) throw problem('not_found', `no event ${request.params.id} for this key`, '/id');
-    return view;
+    // With keys on, the id itself says whose it is: another source's id, an id this installation
+    // never issued and a made-up one all read alike, so existence does not leak.
+    if (reader && !kit.ids.issuedTo(id, reader.source)) throw problem('not_found', `no event ${request.params.id} for this key`, '/id', undefined, 'path');
+    return waiter.wait(id, (request.query.wait ?? 0) * 1_000);
   });
 }

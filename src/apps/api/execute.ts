@@ -8,6 +8,7 @@ import type { Accepted, BatchAccepted, BatchItem, FieldError } from '../../contr
 import { acceptedSchema, batchAcceptedSchema, idempotencyKeySchema, ref } from '../../contract/schemas.ts';
 import { toError } from '../../errors.ts';
 import { childTraceparent, parseTraceparent } from '../../observability/trace-context.ts';
+import type { EventIds } from '../../events/event-ids.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { prepareCommand, type PreparedCommand, type RequestContext } from './command-request.ts';
@@ -33,6 +34,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 /** What the routes share with the rest of the API: the command schemas, the schema compiler and the key check. */
 export interface RouteKit {
   schemas: CommandSchemas;
+  ids: EventIds;
   compile: FastifySchemaCompiler<unknown>;
   /** Rejects without a valid key when keys are on; a no-op otherwise. */
   authenticate: (request: FastifyRequest) => Promise<void>;
@@ -133,7 +135,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: ApiDeps, kit: 
       },
     },
   }, async (request, reply) => {
-    const prepared = prepareCommand(request.body, kit.schemas, context(request));
+    const prepared = prepareCommand(request.body, kit.schemas, kit.ids, context(request));
     await publish(request, [prepared]);
     return reply.code(202).header('location', `/events/${prepared.event.id}`).send(accepted(prepared));
   });
@@ -165,7 +167,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: ApiDeps, kit: 
     const reasons: FieldError[] = [];
     items.forEach((item: unknown, index) => {
       try {
-        const prepared = prepareCommand(item, kit.schemas, shared, `/commands/${index}`, `:${index}`);
+        const prepared = prepareCommand(item, kit.schemas, kit.ids, shared, `/commands/${index}`, `:${index}`);
         valid.push(prepared);
         results.push({ index, ...accepted(prepared) });
       } catch (error) {

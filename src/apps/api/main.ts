@@ -4,6 +4,8 @@
  */
 import type { Registry } from 'prom-client';
 import type { Runtime } from '../../cli/runtime.ts';
+import { eventIdSecret } from '../../db/installation.ts';
+import { EventIds } from '../../events/event-ids.ts';
 import { kitsuneTopics } from '../../transport/from-config.ts';
 import { loadApiKeys } from './api-keys.ts';
 import { buildApi } from './build.ts';
@@ -26,6 +28,7 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     ...(pool ? [{ name: 'database', check: async () => void (await pool.query('SELECT 1')) }] : []),
     ...extraReadiness,
   ];
+  const eventIds = new EventIds(await eventIdSecret(config.ingest.eventIdSecret, pool));
   const app = await buildApi({
     registry,
     publisher: transport,
@@ -39,6 +42,8 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     logs: config.lokiUrl ? undefined : pool,
     lokiSelector: config.lokiUrl ? `{service="${config.serviceName}"}` : undefined,
     metrics,
+    metricsRequireKey: config.ingest.metricsRequireKey,
+    eventIds,
     logger: logger.child({ component: 'http' }),
   });
   const url = await app.listen({ port: config.http.port, host: config.http.host });

@@ -6,7 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApi } from '../../../src/apps/api/build.ts';
 import { loadRegistry } from '../../../src/commands/index.ts';
 import type { CommandEvent } from '../../../src/events/envelope.ts';
-import { idempotentEventId } from '../../../src/events/ids.ts';
+import { EventIds } from '../../../src/events/event-ids.ts';
 import { createKafkaTransport, type KafkaTransport } from '../../../src/transport/kafka/index.ts';
 import { repoRoot } from '../../../scripts/services/state.ts';
 import { readWholeTopic } from '../../support/kafka-topic.ts';
@@ -26,6 +26,8 @@ async function readAll(topic: string): Promise<Consumed[]> {
     headers: record.headers,
   }));
 }
+
+const eventIds = new EventIds(Buffer.alloc(32, 1));
 
 const createUser = (email: string): Record<string, unknown> => ({
   command: 'create_user',
@@ -53,6 +55,7 @@ describe('POST /execute against a real Kafka broker', { skip: kafkaSkip }, () =>
       registry: await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')),
       publisher: transport,
       topics,
+      eventIds,
       // Generous: a topic created a moment ago on a busy CI machine may take a while to elect a leader.
       limits: { bodyLimitBytes: 64 * 1024, maxJsonDepth: 16, logMessageMaxBytes: 1024, batchMaxItems: 100, publishTimeoutMs: 10_000 },
       logger: false,
@@ -70,7 +73,7 @@ describe('POST /execute against a real Kafka broker', { skip: kafkaSkip }, () =>
     assert.equal(body.status, 'accepted');
     assert.equal(body.links.self, `/events/${body.id}`);
     assert.notEqual(body.idempotency_key, body.id, 'without a key, Kitsune generates one');
-    assert.equal(body.id, idempotentEventId('user-service', body.idempotency_key), 'and derives the id from it like any key');
+    assert.equal(body.id, eventIds.idempotent('user-service', body.idempotency_key), 'and derives the id from it like any key');
 
     const [events, logs] = await Promise.all([readAll(topics.dbEvents), readAll(topics.appLogs)]);
     assert.equal(events.length, 1);
