@@ -57,6 +57,13 @@ export const errorSchema = {
             properties: { field: { type: 'string' }, message: { type: 'string' }, code: { enum: Object.keys(ApiErrorCodes) } },
           },
         },
+        id: { ...eventIdSchema, description: 'broker_unavailable: the event that may have been written anyway' },
+        idempotency_key: { type: 'string', description: 'broker_unavailable: retry with this key; it is the same event, applied at most once' },
+        events: {
+          type: 'array',
+          description: 'broker_unavailable on a batch: each item\'s event and key',
+          items: { type: 'object', required: ['index', 'id', 'idempotency_key'], properties: { index: { type: 'integer', minimum: 0 }, id: eventIdSchema, idempotency_key: { type: 'string' } } },
+        },
       },
     },
   },

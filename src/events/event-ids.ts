@@ -4,18 +4,15 @@
  * issued to: a key reads its own source's events and no other's, and an id of another source reads
  * exactly like one that never existed (404), so existence does not leak.
  *
- * An id is an RFC 9562 UUIDv8 (custom layout): 12 bytes of body, then a 4-byte tag.
- * - body, without an idempotency key: 48 bits of Unix milliseconds, then 42 random bits (around the
- *   version and variant bits), so ids are time-ordered like UUIDv7 and the result tables stay
- *   append-mostly in their B-trees; at 10,000 ids a second, two collide about once in three years;
- * - body, with one: HMAC(secret, source, key), so a client's retry gets the same id, two sources
- *   may use the same key without colliding, and without the secret the id cannot be computed;
+ * Every event has an idempotency key (the caller's, or a UUIDv7 the API generates), and its id is
+ * an RFC 9562 UUIDv8 (custom layout) of 12 bytes of body and a 4-byte tag:
+ * - body: HMAC(secret, source, key), so a client's retry gets the same id, two sources may use the
+ *   same key without colliding, and without the secret the id cannot be computed;
  * - tag: 32 bits of HMAC(secret, body, source), which `issuedTo` recomputes. It only has to stop a
  *   key from reading an id of another source that it learned: one chance in 2^32 per id.
- * Cost: two HMACs per keyed event, one per fresh one (about a microsecond each).
+ * Cost: two HMAC-SHA-256 per event, about two microseconds.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { randomBytesPooled } from './random.ts';
 
 /** The shortest secret accepted: 256 bits. */
 export const minSecretBytes = 32;
@@ -33,13 +30,6 @@ export class EventIds {
   constructor(secret: Buffer) {
     if (secret.length < minSecretBytes) throw new RangeError(`an event id secret needs at least ${minSecretBytes} bytes (got ${secret.length})`);
     this.#secret = Buffer.from(secret);
-  }
-
-  /** A new, time-ordered id for an event of `source` sent without an idempotency key. */
-  fresh(source: string, now: number = Date.now()): string {
-    const body = randomBytesPooled(12);
-    body.writeUIntBE(now, 0, 6);
-    return this.#withTag(body, source);
   }
 
   /** The id of (source, key): the same on every retry, with every API replica of this installation. */

@@ -14,17 +14,18 @@ const meanings: Record<number, string> = {
   415: 'The body is not Content-Type: application/json',
   422: 'Unknown command or version, a payload that fails its schema, or a bad log line',
   429: "Over the key's rate limit; Retry-After says when to come back",
-  503: 'The broker did not acknowledge in time; retry with the same Idempotency-Key after Retry-After',
+  503: 'The broker did not acknowledge in time: the command may still be applied. error.id and error.idempotency_key (error.events in a batch) name it; retry with that key after Retry-After, or look it up at Location',
 };
 
 const retryAfter = { 'Retry-After': { type: 'integer', minimum: 1, description: 'Seconds to wait before trying again' } };
+const location = { Location: { type: 'string', description: 'Where the event can be looked up (one command only): /events/{id}' } };
 const content = { 'application/json': { schema: ref('Error') } };
 
 /** Error responses for `statuses`, plus `default`. */
 export function errorResponses(...statuses: number[]): Record<string, unknown> {
   const answers: Record<string, unknown> = {};
   for (const status of statuses) {
-    answers[status] = { description: meanings[status] ?? 'See error.code', content, ...(status === 429 || status === 503 ? { headers: retryAfter } : {}) };
+    answers[status] = { description: meanings[status] ?? 'See error.code', content, ...(status === 429 ? { headers: retryAfter } : status === 503 ? { headers: { ...retryAfter, ...location } } : {}) };
   }
   answers.default = { description: 'Any other error: 404 no such route, 405 wrong method (with Allow), 408, 414, 431, 500', content };
   return answers;
