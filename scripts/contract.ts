@@ -80,6 +80,9 @@ async function main(): Promise<number> {
   try {
     say(`starting kitsune start on ${url} (embedded PostgreSQL, data in ${dir})`);
     await waitReady(url, kitsune);
+    const document = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
+    say(`the document lists ${operations.length} operations: ${operations.join(', ')}`);
     say(`running ${st} against ${url}/openapi.json`);
     const run = spawn(st, ['--config-file', join(repoRoot, 'test', 'contract', 'schemathesis.toml'), '--no-color', 'run', `${url}/openapi.json`, '-H', `Authorization: Bearer ${key}`], {
       cwd: dir,
