@@ -138,7 +138,8 @@ export class CommandSchemas {
       return problem('invalid_request', `${first!.field.slice(at.length) || 'the command'} ${first!.message}`, first!.field, envelope);
     }
     if (payload.length > 0) {
-      return problem('invalid_payload', `payload does not match ${entry.command} v${entry.version}: ${payload[0]!.message}`, payload[0]!.field, payload);
+      const more = payload.length > 1 ? ` (and ${payload.length - 1} more in errors)` : '';
+      return problem('invalid_payload', `payload does not match ${entry.command} v${entry.version}: ${payload[0]!.field} ${payload[0]!.message}${more}`, payload[0]!.field, payload);
     }
     if (fields.some((f) => f.keyword === 'maxLength' && f.field === `${at}/log/message`)) {
       return problem('log_message_too_long', `log.message is longer than ${this.#logMessageMaxBytes} characters; the limit is ${this.#logMessageMaxBytes} bytes`, `${at}/log/message`);
