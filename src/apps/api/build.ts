@@ -12,6 +12,11 @@ import type { DbRecordStamp } from '../../schema-registry/index.ts';
 import type { Publisher } from '../../transport/types.ts';
 import type { ApiKey, ApiKeys } from './api-keys.ts';
 import { registerCatalogRoutes } from './catalog.ts';
+import { defaultConsoleDir, registerConsole } from './console/static.ts';
+import { registerDlqRoutes, type DlqAccess } from './console/dlq.ts';
+import { registerEventSearch } from './console/event-search.ts';
+import { registerOverview } from './console/overview.ts';
+import { registerTimeline } from './console/timeline.ts';
 import { registerEventRoutes, type ResultWaiter } from './events.ts';
 import { registerExecuteRoutes } from './execute.ts';
 import { registerLogRoutes, registerLogsInLoki } from './logs.ts';
@@ -55,6 +60,12 @@ export interface ApiDeps {
   messagingSystem?: string;
   /** The process's Prometheus registry, served at GET /metrics. */
   metrics?: MetricsRegistry | undefined;
+  /** Kitsune's database: GET /events search and timelines, the console's reads. */
+  pool?: pg.Pool | undefined;
+  /** The dead-letter queue over HTTP (GET /dlq, POST /dlq/dry-run|replay|purge). */
+  dlq?: DlqAccess | undefined;
+  /** The built console served at /console; undefined: where `npm run build` puts it. */
+  consoleDir?: string | undefined;
   logger?: FastifyBaseLogger | false;
   now?: () => Date;
 }
@@ -147,6 +158,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return Promise.resolve();
   };
 
+  /** Any valid key may read; a no-op when no keys are configured. */
+  const reader = authenticate;
+  /** DLQ routes: a key with `admin: true` when keys are configured. */
+  const admin = async (request: FastifyRequest): Promise<void> => {
+    await authenticate(request);
+    if (keys && !request.apiKey?.admin) {
+      throw problem('forbidden', `API key ${request.apiKey?.name ?? ''} may not manage the dead-letter queue; use a key with admin: true in KITSUNE_API_KEYS_FILE`);
+    }
+  };
+
   registerTextGuard(app);
   const metrics = deps.metrics ? registerMetrics(app, deps.metrics) : undefined;
   let publisher = deps.metrics ? instrumentPublisher(deps.publisher, deps.metrics) : deps.publisher;
@@ -156,9 +177,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
   registerExecuteRoutes(app, { ...deps, publisher }, authenticate, keys !== undefined, metrics);
   registerCatalogRoutes(app, deps.registry);
-  if (deps.results) registerEventRoutes(app, deps.results);
+  if (deps.results) {
+    registerEventRoutes(app, deps.results);
+    registerEventSearch(app, deps.results, reader);
+  }
   if (deps.logs) registerLogRoutes(app, deps.logs);
   else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector);
   registerHealthRoutes(app, deps.readiness ?? []);
+  if (deps.pool) {
+    registerTimeline(app, { pool: deps.pool, logsInPostgres: deps.logs !== undefined, lokiSelector: deps.lokiSelector }, reader);
+  }
+  if (deps.dlq) registerDlqRoutes(app, deps.dlq, admin);
+  registerOverview(app, { metrics: deps.metrics, dlq: deps.dlq }, reader);
+  await registerConsole(app, deps.consoleDir ?? defaultConsoleDir());
   return app;
 }

@@ -91,7 +91,13 @@ export function openApiDocument(registry: Registry): Record<string, unknown> {
 }
 
 export function registerCatalogRoutes(app: FastifyInstance, registry: Registry): void {
-  const catalog = { commands: registry.list() };
+  // Each version with the SQL it runs, so operators read what a command does (the console shows it).
+  const catalog = {
+    commands: registry.list().map((command) => ({
+      ...command,
+      versions: command.versions.map((version) => ({ ...version, sql: registry.get(command.name, version.version)?.sql })),
+    })),
+  };
   const document = openApiDocument(registry);
   app.get('/commands', () => catalog);
   app.get('/openapi.json', () => document);

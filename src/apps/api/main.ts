@@ -4,6 +4,8 @@
  */
 import type { Registry } from 'prom-client';
 import type { Runtime } from '../../cli/runtime.ts';
+import { createKafkaDeadLetterLog } from '../../dlq/kafka-log.ts';
+import { createPostgresDeadLetterLog } from '../../dlq/postgres-log.ts';
 import { kitsuneTopics } from '../../transport/from-config.ts';
 import { loadApiKeys } from './api-keys.ts';
 import { buildApi } from './build.ts';
@@ -39,6 +41,21 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     logs: config.lokiUrl ? undefined : pool,
     lokiSelector: config.lokiUrl ? `{service="${config.serviceName}"}` : undefined,
     metrics,
+    pool,
+    // The same DLQ and replay group as `kitsune dlq`, so the console and the CLI share one bookmark and one lock.
+    dlq: pool
+      ? {
+          deps: {
+            log: config.kafkaBrokers ? createKafkaDeadLetterLog({ brokers: config.kafkaBrokers, clientId: `${config.serviceName}-api` }) : createPostgresDeadLetterLog(pool),
+            pool,
+            registry,
+            dlqTopic: `${config.topics.dbEvents}.dlq`,
+            group: `${config.groupId}.dlq-replay`,
+          },
+          publisher: transport,
+          targetTopic: config.topics.dbEvents,
+        }
+      : undefined,
     logger: logger.child({ component: 'http' }),
   });
   const url = await app.listen({ port: config.http.port, host: config.http.host });

@@ -23,9 +23,11 @@ export const ApiErrorCodes = {
   not_found: 404,
   logs_in_loki: 404,
   method_not_allowed: 405,
+  dlq_busy: 409,
   rate_limited: 429,
   broker_unavailable: 503,
   not_ready: 503,
+  console_not_built: 503,
   internal_error: 500,
 } as const;
 
