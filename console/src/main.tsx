@@ -36,7 +36,6 @@ function App() {
         main.current?.focus();
       }}>Skip to content</a>
       <header class="top">
-        <span class="brand" aria-hidden="true">🦊</span>
         <span class="brand-name">Kitsune console</span>
         <nav aria-label="Pages">
           <ul>

@@ -29,7 +29,7 @@ async function check(page: Page, name: string): Promise<void> {
 async function sendFromForm(page: Page, command: string, payload: Record<string, string>): Promise<string> {
   await page.goto(`${page.url().split('#')[0]}#/commands/${command}`);
   const form = page.getByRole('region', { name: `Send ${command} v1` });
-  for (const [field, value] of Object.entries(payload)) await form.getByLabel(field, { exact: true }).fill(value);
+  for (const [field, value] of Object.entries(payload)) await form.getByRole('textbox', { name: field, exact: true }).fill(value);
   await form.getByRole('button', { name: 'Send command' }).click();
   await form.getByTestId('send-status').filter({ hasText: '202' }).waitFor();
   const link = form.getByRole('link', { name: /Follow event/ });
@@ -62,12 +62,12 @@ describe('the console, keys off', { skip }, () => {
     // The form checks the payload with the command's schema before anything is sent.
     await page.goto(`${kitsune.url}/console/#/commands/create_user`);
     const form = page.getByRole('region', { name: 'Send create_user v1' });
-    await form.getByLabel('name', { exact: true }).fill('Ada');
-    await form.getByLabel('email', { exact: true }).fill('not-an-email');
+    await form.getByRole('textbox', { name: 'name', exact: true }).fill('Ada');
+    await form.getByRole('textbox', { name: 'email', exact: true }).fill('not-an-email');
     await form.getByRole('button', { name: 'Send command' }).click();
     await form.getByText('email must match format "email"').waitFor();
     assert.equal(await form.getByTestId('send-status').count(), 0, 'an invalid payload is not sent');
-    assert.equal(await form.getByLabel('email', { exact: true }).getAttribute('aria-invalid'), 'true');
+    assert.equal(await form.getByRole('textbox', { name: 'email', exact: true }).getAttribute('aria-invalid'), 'true');
     await check(page, 'commands-invalid-1280');
 
     const first = await sendFromForm(page, 'create_user', { name: 'Ada', email });
