@@ -40,7 +40,7 @@ async function sendFromForm(page: Page, command: string, payload: Record<string,
 
 async function findById(page: Page, id: string): Promise<void> {
   await page.getByRole('link', { name: 'Events', exact: true }).click();
-  await page.getByLabel('Event id').fill(id);
+  await page.getByRole('textbox', { name: 'Event id', exact: true }).fill(id);
   await page.getByRole('button', { name: 'Find event' }).click();
   await page.getByRole('heading', { name: `Event ${id}` }).waitFor();
 }
