@@ -23,7 +23,8 @@ RUN apt-get update \
  && chown node:node /var/lib/kitsune
 
 # Install every dependency (the lock file alone decides this layer, so it is cached until the lock
-# file changes), compile src/ to dist/, then drop the dev dependencies.
+# file changes), compile src/ to dist/ and the console (console/, Vite) to dist/console, then drop
+# the dev dependencies.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -33,6 +34,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY scripts ./scripts
 COPY src ./src
+COPY console ./console
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 

@@ -2,6 +2,8 @@
  * `npm run build`: compiles src/ to dist/ with tsc, copies the files tsc does not emit (the .sql
  * statements and migrations), and records a fingerprint of the sources it compiled. bin/kitsune.js
  * runs dist/ only while that fingerprint still matches src/, so a build never runs stale code.
+ * Then Vite builds the console (console/) into dist/console, which the API serves at /console
+ * whether it runs from dist/ or from src/.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,5 +32,10 @@ for (const file of Object.keys(fingerprint)) {
   copyFileSync(join(src, file), join(dist, file));
   assets++;
 }
+const consoleStarted = Date.now();
+// Imported here: an install without dev dependencies has no Vite, and stopped above.
+const { build: viteBuild } = await import('vite');
+await viteBuild({ configFile: join(repoRoot, 'console', 'vite.config.ts') });
+process.stdout.write(`build: console built into dist/console in ${((Date.now() - consoleStarted) / 1000).toFixed(1)} s\n`);
 writeFileSync(join(dist, 'build-info.json'), `${JSON.stringify({ builtAt: new Date().toISOString(), sources: fingerprint }, null, 1)}\n`);
 process.stdout.write(`build: dist/ compiled from ${Object.keys(fingerprint).length - assets} modules, ${assets} assets copied\n`);

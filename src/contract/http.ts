@@ -26,12 +26,14 @@ export const ApiErrorCodes = {
   not_found: 404,
   logs_in_loki: 404,
   method_not_allowed: 405,
+  dlq_busy: 409,
   request_timeout: 408,
   uri_too_long: 414,
   headers_too_large: 431,
   rate_limited: 429,
   broker_unavailable: 503,
   not_ready: 503,
+  console_not_built: 503,
   internal_error: 500,
 } as const;
 

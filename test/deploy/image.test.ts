@@ -112,6 +112,7 @@ describe('the image, replayed in a throw-away folder', { skip: kafkaSkip }, () =
     const env = { HTTP_PORT: String(port), KITSUNE_HTTP_HOST: '127.0.0.1', KITSUNE_DATA_DIR: dataDir, KITSUNE_LOG_LEVEL: 'warn' };
     const start = await startRole(t, tree, 'start', port, env);
     assert.equal(await probe(port, '/readyz'), 200);
+    assert.equal(await probe(port, '/console/'), 200, 'the image serves the console built in its build stage');
     const check = await runRole({ ...tree, entrypoint: [] }, healthcheck, { ...env, KITSUNE_METRICS_PORT: '0' }, 30_000);
     assert.equal(check.code, 0, check.output);
     const { code } = await start.stop();

@@ -9,6 +9,7 @@
  *       source: billing-service
  *       commands: [create_user, update_user]   # or ["*"]
  *       rate_limit_per_second: 200         # optional (Default: unlimited)
+ *       admin: true                        # may manage the dead-letter queue (Default: false)
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -21,6 +22,8 @@ export interface ApiKey {
   /** undefined: every command. */
   commands: ReadonlySet<string> | undefined;
   ratePerSecond: number | undefined;
+  /** May list, dry-run, replay and purge dead letters (GET/POST /dlq...). */
+  admin: boolean;
 }
 
 export class ApiKeys {
@@ -55,9 +58,10 @@ export function parseApiKeys(text: string, sourceName: string): ApiKeys {
       problems.push(`${at} must be a mapping`);
       continue;
     }
-    const known = new Set(['name', 'sha256', 'source', 'commands', 'rate_limit_per_second']);
+    const known = new Set(['name', 'sha256', 'source', 'commands', 'rate_limit_per_second', 'admin']);
     for (const key of Object.keys(item)) if (!known.has(key)) problems.push(`${at}: unknown key "${key}"`);
-    const { name, sha256, source, commands, rate_limit_per_second: rate } = item;
+    const { name, sha256, source, commands, rate_limit_per_second: rate, admin } = item;
+    if (admin !== undefined && typeof admin !== 'boolean') problems.push(`${at}.admin must be true or false`);
     if (typeof name !== 'string' || name === '') problems.push(`${at}.name is required`);
     else if (names.has(name)) problems.push(`${at}: key name "${name}" is used twice`);
     else names.add(name);
@@ -75,6 +79,7 @@ export function parseApiKeys(text: string, sourceName: string): ApiKeys {
         source,
         commands: all ? undefined : new Set(commands as string[]),
         ratePerSecond: typeof rate === 'number' ? rate : undefined,
+        admin: admin === true,
       });
     }
   }

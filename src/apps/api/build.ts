@@ -16,6 +16,12 @@ import { tracingActive } from '../../observability/tracing.ts';
 import type { ApiKey } from './api-keys.ts';
 import { registerCatalogRoutes } from './catalog.ts';
 import { CommandSchemas } from './command-schemas.ts';
+import { describeConsoleRoutes } from './console-contract.ts';
+import { registerDlqRoutes } from './console/dlq.ts';
+import { registerEventSearch } from './console/event-search.ts';
+import { registerOverview } from './console/overview.ts';
+import { defaultConsoleDir, registerConsole } from './console/static.ts';
+import { registerTimeline } from './console/timeline.ts';
 import type { ApiDeps } from './deps.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './error-handling.ts';
 import { registerEventRoutes } from './events.ts';
@@ -29,6 +35,8 @@ import { registerOpenApi } from './openapi.ts';
 import { ApiError, problem } from './problems.ts';
 import { registerTextGuard } from './text-guard.ts';
 import { createValidatorCompiler } from './validation.ts';
+
+export type { ApiDeps, ApiLimits } from './deps.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -101,7 +109,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const ids = deps.eventIds ?? new EventIds(randomBytes(32));
   const kit: RouteKit = { schemas, ids, compile, authenticate, keysOn: keys !== undefined };
 
+  /** Any valid key may read; a no-op when no keys are configured. */
+  const reader = authenticate;
+  /** DLQ routes: a key with `admin: true` when keys are configured. */
+  const admin = async (request: FastifyRequest): Promise<void> => {
+    await authenticate(request);
+    if (keys && !request.apiKey?.admin) {
+      throw problem('forbidden', `API key ${request.apiKey?.name ?? ''} may not manage the dead-letter queue; use a key with admin: true in KITSUNE_API_KEYS_FILE`);
+    }
+  };
+
   registerTextGuard(app);
+  describeConsoleRoutes(app, kit.keysOn);
   await registerOpenApi(app, { schemas, keysOn: kit.keysOn, version: deps.version ?? packageVersion });
   const metrics = deps.metrics ? registerMetrics(app, deps.metrics, keys && deps.metricsRequireKey ? authenticate : undefined) : undefined;
   let publisher = deps.metrics ? instrumentPublisher(deps.publisher, deps.metrics) : deps.publisher;
@@ -111,10 +130,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
   registerExecuteRoutes(app, { ...deps, publisher }, kit, metrics);
   registerCatalogRoutes(app, deps.registry);
-  if (deps.results) registerEventRoutes(app, deps.results, kit);
+  if (deps.results) {
+    registerEventRoutes(app, deps.results, kit);
+    registerEventSearch(app, deps.results, ids, reader);
+  }
   if (deps.logs) registerLogRoutes(app, deps.logs, kit);
   else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector, kit);
   registerHealthRoutes(app, deps.readiness ?? []);
+  if (deps.pool) {
+    registerTimeline(app, { pool: deps.pool, logsInPostgres: deps.logs !== undefined, lokiSelector: deps.lokiSelector }, reader);
+  }
+  if (deps.dlq) registerDlqRoutes(app, deps.dlq, admin);
+  registerOverview(app, { metrics: deps.metrics, dlq: deps.dlq }, reader);
+  await registerConsole(app, deps.consoleDir ?? defaultConsoleDir());
   await app.after();
   answerWrongMethods();
   return app;

@@ -29,6 +29,7 @@ const catalogSchema = {
                 entityKey: { type: 'string', description: 'The payload field that orders events of one entity' },
                 returning: { type: 'boolean', description: 'Whether the statement\'s rows are the result' },
                 schema: { type: 'object', description: 'The payload\'s JSON Schema' },
+                sql: { type: 'string', description: 'The statement the DB worker runs with the payload' },
               },
             },
           },
@@ -39,7 +40,13 @@ const catalogSchema = {
 };
 
 export function registerCatalogRoutes(app: FastifyInstance, registry: Registry): void {
-  const catalog = { commands: registry.list() };
+  // Each version with the SQL it runs, so operators read what a command does (the console shows it).
+  const catalog = {
+    commands: registry.list().map((command) => ({
+      ...command,
+      versions: command.versions.map((version) => ({ ...version, sql: registry.get(command.name, version.version)?.sql })),
+    })),
+  };
   app.get('/commands', {
     schema: {
       operationId: 'listCommands',

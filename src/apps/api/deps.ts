@@ -10,6 +10,7 @@ import type { EventIds } from '../../events/event-ids.ts';
 import type { DbRecordStamp } from '../../schema-registry/index.ts';
 import type { Publisher } from '../../transport/types.ts';
 import type { ApiKeys } from './api-keys.ts';
+import type { DlqAccess } from './console/dlq.ts';
 import type { ResultWaiter } from './events.ts';
 import type { ReadinessCheck } from './health.ts';
 
@@ -52,6 +53,12 @@ export interface ApiDeps {
   metricsRequireKey?: boolean;
   /** The version the OpenAPI document states. (Default: package.json's) */
   version?: string;
+  /** Kitsune's database: GET /events search and timelines, the console's reads. */
+  pool?: pg.Pool | undefined;
+  /** The dead-letter queue over HTTP (GET /dlq, POST /dlq/dry-run|replay|purge). */
+  dlq?: DlqAccess | undefined;
+  /** The built console served at /console; undefined: where `npm run build` puts it. */
+  consoleDir?: string | undefined;
   logger?: FastifyBaseLogger | false;
   now?: () => Date;
 }

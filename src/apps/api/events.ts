@@ -95,6 +95,13 @@ export class ResultWaiter {
     return rows[0] ? view(rows[0]) : { id, status: 'pending' };
   }
 
+  /** The outcomes of many ids in one query, in the order asked; unknown ids are pending. */
+  async getMany(ids: readonly string[]): Promise<EventView[]> {
+    const { rows } = await this.#pool.query<Row>(queries.ResultsGet, [ids]);
+    const found = new Map(rows.map((row) => [row.event_id, view(row)]));
+    return ids.map((id) => found.get(id) ?? { id, status: 'pending' });
+  }
+
   /** Resolves with the result as soon as it exists, or `pending` after `waitMs`. */
   async wait(id: string, waitMs: number): Promise<EventView> {
     if (waitMs <= 0) return this.get(id);

@@ -5,6 +5,8 @@
 import type { Registry } from 'prom-client';
 import type { Runtime } from '../../cli/runtime.ts';
 import { eventIdSecret } from '../../db/installation.ts';
+import { createKafkaDeadLetterLog } from '../../dlq/kafka-log.ts';
+import { createPostgresDeadLetterLog } from '../../dlq/postgres-log.ts';
 import { EventIds } from '../../events/event-ids.ts';
 import { kitsuneTopics } from '../../transport/from-config.ts';
 import { loadApiKeys } from './api-keys.ts';
@@ -44,6 +46,21 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     metrics,
     metricsRequireKey: config.ingest.metricsRequireKey,
     eventIds,
+    pool,
+    // The same DLQ and replay group as `kitsune dlq`, so the console and the CLI share one bookmark and one lock.
+    dlq: pool
+      ? {
+          deps: {
+            log: config.kafkaBrokers ? createKafkaDeadLetterLog({ brokers: config.kafkaBrokers, clientId: `${config.serviceName}-api` }) : createPostgresDeadLetterLog(pool),
+            pool,
+            registry,
+            dlqTopic: `${config.topics.dbEvents}.dlq`,
+            group: `${config.groupId}.dlq-replay`,
+          },
+          publisher: transport,
+          targetTopic: config.topics.dbEvents,
+        }
+      : undefined,
     logger: logger.child({ component: 'http' }),
   });
   const url = await app.listen({ port: config.http.port, host: config.http.host });

@@ -8,8 +8,9 @@ import { ref } from '../../contract/schemas.ts';
 const meanings: Record<number, string> = {
   400: 'The request is malformed: invalid JSON or URL, a parameter or header that breaks its schema, a string holding U+0000 or a lone surrogate (see error.code and error.field)',
   401: 'API keys are on and no known key was sent',
-  403: 'The key may not run this command',
+  403: 'The key may not do this: run this command, manage the dead-letter queue (admin keys only), or name another source',
   404: 'Not here: an event this key may not read (as if it did not exist), or log lines kept in Loki (logs_in_loki)',
+  409: 'Another replay or purge of the dead-letter queue is running (dlq_busy); Retry-After says when to try again',
   413: 'The body is larger than KITSUNE_BODY_LIMIT_BYTES, or a batch holds more commands than KITSUNE_BATCH_MAX_ITEMS',
   415: 'The body is not Content-Type: application/json',
   422: 'Unknown command or version, a payload that fails its schema, or a bad log line',
@@ -25,7 +26,7 @@ const content = { 'application/json': { schema: ref('Error') } };
 export function errorResponses(...statuses: number[]): Record<string, unknown> {
   const answers: Record<string, unknown> = {};
   for (const status of statuses) {
-    answers[status] = { description: meanings[status] ?? 'See error.code', content, ...(status === 429 ? { headers: retryAfter } : status === 503 ? { headers: { ...retryAfter, ...location } } : {}) };
+    answers[status] = { description: meanings[status] ?? 'See error.code', content, ...(status === 429 || status === 409 ? { headers: retryAfter } : status === 503 ? { headers: { ...retryAfter, ...location } } : {}) };
   }
   answers.default = { description: 'Any other error: 404 no such route, 405 wrong method (with Allow), 408, 414, 431, 500', content };
   return answers;

@@ -38,7 +38,7 @@ async function everyRouteApi(t: Parameters<typeof memoryApi>[0], keysOn: boolean
   const pool = idlePool();
   const results = new ResultWaiter(pool, { listen: false });
   t.after(() => pool.end());
-  return memoryApi(t, { results, logs: pool, metrics: new MetricsRegistry(), ...(keysOn ? { apiKeys: keys, metricsRequireKey: true } : {}) });
+  return memoryApi(t, { results, logs: pool, pool, metrics: new MetricsRegistry(), ...(keysOn ? { apiKeys: keys, metricsRequireKey: true } : {}) });
 }
 
 describe('the OpenAPI document', () => {
@@ -51,8 +51,8 @@ describe('the OpenAPI document', () => {
       assert.equal(doc.openapi, '3.1.0');
       const listed = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`)).sort();
       assert.deepEqual(listed, [
-        'GET /commands', 'GET /docs/', 'GET /events/{id}', 'GET /healthz', 'GET /logs', 'GET /metrics', 'GET /openapi.json', 'GET /readyz',
-        'POST /execute', 'POST /execute/batch',
+        'GET /commands', 'GET /console', 'GET /docs/', 'GET /events', 'GET /events/{id}', 'GET /events/{id}/timeline', 'GET /healthz', 'GET /logs',
+        'GET /metrics', 'GET /openapi.json', 'GET /overview', 'GET /readyz', 'POST /execute', 'POST /execute/batch',
       ]);
       // Every schema compiles as JSON Schema 2020-12 under strict rules: no unknown keyword slips in.
       const ajv = documentCompiler(doc);
@@ -62,7 +62,7 @@ describe('the OpenAPI document', () => {
       assert.ok(doc.paths['/execute']?.post?.responses['503']?.headers?.['Retry-After'], '503 states Retry-After');
       if (keysOn) {
         assert.ok(doc.components.securitySchemes?.bearerAuth && doc.components.securitySchemes.apiKeyHeader);
-        for (const route of ['/execute', '/events/{id}', '/logs', '/metrics']) {
+        for (const route of ['/execute', '/events/{id}', '/logs', '/metrics', '/events', '/events/{id}/timeline', '/overview']) {
           const op = Object.values(doc.paths[route] ?? {})[0];
           assert.ok(op?.security, `${route} states its security`);
           assert.ok(op.responses['401'], `${route} lists 401`);

@@ -1,0 +1,62 @@
+/**
+ * GET /events: several outcomes at once, or the event of an idempotency key.
+ *
+ *   GET /events?ids=<id>,<id>,...                 up to 100 ids (a replay's progress)
+ *   GET /events?idempotency_key=<key>&source=<s>  the event that key names
+ *
+ * An event's id is derived from (source, idempotency key) (src/events/event-ids.ts), so a key names
+ * exactly one event per source and the lookup is a computation, not a scan. With API keys on, a
+ * key reads its own source only (the source parameter is then its own, or refused), an admin key
+ * any source.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { EventIds } from '../../../events/event-ids.ts';
+import type { EventView } from '../../../contract/http.ts';
+import type { ResultWaiter } from '../events.ts';
+import { problem } from '../problems.ts';
+import { readableSource, type Guard } from './scope.ts';
+
+export const eventSearchLimits = { maxIds: 100, maxKeyLength: 255, maxSourceLength: 128 } as const;
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Query {
+  ids?: string;
+  idempotency_key?: string;
+  source?: string;
+}
+
+export function registerEventSearch(app: FastifyInstance, waiter: ResultWaiter, eventIds: EventIds, guard: Guard): void {
+  app.get<{ Querystring: Query }>('/events', { onRequest: guard }, async (request) => {
+    const { ids, idempotency_key: key, source } = request.query;
+    const scope = readableSource(request);
+    if ((ids === undefined) === (key === undefined)) {
+      throw problem('invalid_request', 'send either ids=<id>,<id>,... or idempotency_key=<key> (with source=<source>)', ids === undefined ? '/idempotency_key' : '/ids');
+    }
+    let events: EventView[];
+    if (ids !== undefined) {
+      const list = ids.split(',').map((id) => id.trim().toLowerCase()).filter((id) => id !== '');
+      if (list.length === 0 || list.length > eventSearchLimits.maxIds) {
+        throw problem('invalid_request', `ids takes 1 to ${eventSearchLimits.maxIds} event ids, comma-separated`, '/ids');
+      }
+      const bad = list.find((id) => !uuid.test(id));
+      if (bad !== undefined) throw problem('invalid_request', `${bad} is not an event id (a UUID)`, '/ids');
+      events = await waiter.getMany([...new Set(list)]);
+    } else {
+      if (key === '' || key!.length > eventSearchLimits.maxKeyLength) {
+        throw problem('invalid_request', `idempotency_key must be 1 to ${eventSearchLimits.maxKeyLength} characters`, '/idempotency_key');
+      }
+      const named = source ?? scope;
+      if (named === undefined || named === '' || named.length > eventSearchLimits.maxSourceLength) {
+        throw problem('invalid_request', 'name the source that sent the key (source=<source>): the same key from two sources is two events', '/source');
+      }
+      if (scope !== undefined && named !== scope) {
+        throw problem('forbidden', `this API key reads the events of source ${scope} only`, '/source');
+      }
+      events = [await waiter.get(eventIds.idempotent(named, key!))];
+    }
+    // Another source's outcome is not this key's to see, and saying so would say it exists.
+    const visible = scope === undefined ? events : events.map((view) => (view.source === undefined || view.source === scope ? view : { id: view.id, status: 'pending' as const }));
+    return { events: visible };
+  });
+}
