@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'kitsune-contract-'));
   const key = randomBytes(24).toString('hex');
   const keysFile = join(dir, 'keys.yaml');
-  await writeFile(keysFile, `keys:\n  - { name: contract, sha256: ${createHash('sha256').update(key).digest('hex')}, source: contract-test, commands: ["*"] }\n`);
+  await writeFile(keysFile, `keys:\n  - { name: contract, sha256: ${createHash('sha256').update(key).digest('hex')}, source: contract-test, commands: ["*"], admin: true }\n`);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const kitsune = spawn(process.execPath, [join(repoRoot, 'bin', 'kitsune.js'), 'start'], {

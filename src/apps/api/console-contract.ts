@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { eventIdSchema, idempotencyKeySchema, sourceSchema } from '../../contract/schemas.ts';
+import { LetterStates } from '../../dlq/plan.ts';
 import { keyRequired } from './openapi.ts';
 import { errorResponses } from './responses.ts';
 
@@ -15,6 +16,12 @@ const json = (description: string, schema: Record<string, unknown> = { type: 'ob
   description,
   content: { 'application/json': { schema } },
 });
+
+/** A UUID, as a pattern to repeat. */
+const uuid = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+/** An RFC 3339 time, or empty for none. */
+const time = (description: string) => ({ type: 'string', anyOf: [{ const: '' }, { format: 'date-time' }], description: `${description} (RFC 3339, such as 2026-01-31T12:00:00Z)` });
 
 const text = (description: string) => ({ type: 'string', maxLength: 256, description });
 
@@ -35,12 +42,12 @@ function schemas(keysOn: boolean): Map<string, Record<string, unknown>> {
     ['GET /events', {
       operationId: 'searchEvents',
       summary: 'Several outcomes at once (ids), or the event of an idempotency key',
-      description: 'Send either `ids` (1 to 100 event ids, comma-separated) or `idempotency_key` with `source`. With API keys on, a key reads its own source only: `source` is then its own, and other sources\' events read as pending.',
+      description: '`ids`, or `idempotency_key` (with `source` when API keys are off), or both: the ids\' events, then the key\'s. Neither: no events. With API keys on, a key reads its own source only: `source` is then its own, and other sources\' events read as pending.',
       tags: ['console'],
       ...read,
       querystring: {
         type: 'object',
-        properties: { ids: { type: 'string', maxLength: 3_700, description: 'Up to 100 event ids, comma-separated' }, idempotency_key: idempotencyKeySchema, source: sourceSchema },
+        properties: { ids: { type: 'string', pattern: `^${uuid}(,${uuid}){0,99}$`, description: '1 to 100 event ids, comma-separated' }, idempotency_key: idempotencyKeySchema, source: sourceSchema },
       },
       response: { 200: json('The outcomes, in the order asked', { type: 'object', required: ['events'], properties: { events: { type: 'array' } } }), ...readErrors(400, ...(keysOn ? [403] : [])) },
     }],
@@ -70,10 +77,10 @@ function schemas(keysOn: boolean): Map<string, Record<string, unknown>> {
           command: text('Only this command'),
           reason: text('Only reasons holding this text'),
           sqlstate: text('Only this SQLSTATE'),
-          state: text('Only letters in this state'),
-          from: text('Failed at or after (ISO 8601)'),
-          to: text('Failed before (ISO 8601)'),
-          all: text('`true`: replayed letters too'),
+          state: { enum: [...Object.values(LetterStates), ''], description: 'Only letters in this state' },
+          from: time('Failed at or after'),
+          to: time('Failed before'),
+          all: { enum: ['true', 'false'], description: '`true`: replayed letters too' },
         },
       },
       response: { 200: json('The letters and counts by command, reason and SQLSTATE'), ...adminErrors(400) },
@@ -99,14 +106,14 @@ function schemas(keysOn: boolean): Map<string, Record<string, unknown>> {
       summary: 'Drop the dead letters left (before: only those that failed earlier)',
       tags: ['dead letters'],
       ...read,
-      body: { type: 'object', properties: { before: { type: 'string', description: 'ISO 8601 time' }, dry_run: { type: 'boolean' } } },
+      body: { type: 'object', properties: { before: time('Only letters that failed before'), dry_run: { type: 'boolean' } } },
       response: { 200: json('What was (or would be) dropped'), ...adminErrors(400, 413, 415) },
     }],
     ['GET /console', {
       operationId: 'getConsole',
       summary: "The operator's console (a page for people): redirects to /console/",
       tags: ['console'],
-      response: { 302: { description: 'To /console/', headers: { Location: { type: 'string' } } } },
+      response: { 302: { description: 'To /console/ (no body)', type: 'null', headers: { Location: { type: 'string', description: '/console/' } } } },
     }],
   ]);
 }

@@ -16,6 +16,7 @@ import { NotificationListener } from '../../db/listener.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { eventIdSchema, eventViewSchema } from '../../contract/schemas.ts';
 import type { RouteKit } from './execute.ts';
+import { readableSource } from './console/scope.ts';
 import { keyRequired } from './openapi.ts';
 import { problem } from './problems.ts';
 import { errorResponses } from './responses.ts';
@@ -195,10 +196,11 @@ export function registerEventRoutes(app: FastifyInstance, waiter: ResultWaiter, 
     },
   }, async (request) => {
     const id = request.params.id.toLowerCase();
-    const reader = request.apiKey;
+    const scope = readableSource(request);
     // With keys on, the id itself says whose it is: another source's id, an id this installation
-    // never issued and a made-up one all read alike, so existence does not leak.
-    if (reader && !kit.ids.issuedTo(id, reader.source)) throw problem('not_found', `no event ${request.params.id} for this key`, '/id', undefined, 'path');
+    // never issued and a made-up one all read alike, so existence does not leak. An admin key
+    // reads every source's events.
+    if (scope !== undefined && !kit.ids.issuedTo(id, scope)) throw problem('not_found', `no event ${request.params.id} for this key`, '/id', undefined, 'path');
     return waiter.wait(id, (request.query.wait ?? 0) * 1_000);
   });
 }

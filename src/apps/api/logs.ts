@@ -19,6 +19,7 @@ import { logPageSchema } from '../../contract/schemas.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { LogLevels, type LogLevel } from '../../events/envelope.ts';
 import type { RouteKit } from './execute.ts';
+import { readableSource } from './console/scope.ts';
 import { keyRequired } from './openapi.ts';
 import { problem } from './problems.ts';
 import { errorResponses } from './responses.ts';
@@ -128,7 +129,8 @@ export function registerLogRoutes(app: FastifyInstance, pool: pg.Pool, kit: Rout
     },
   }, async (request): Promise<LogPage> => {
     const query = request.query;
-    const ownSource = request.apiKey?.source;
+    // A key reads its own source's lines; an admin key (the console's operators) reads every source's.
+    const ownSource = readableSource(request);
     if (ownSource !== undefined && query.source !== undefined && query.source !== ownSource) return empty;
     const from = query.from === undefined ? null : timestampMs(query.from);
     const to = query.to === undefined ? null : timestampMs(query.to);

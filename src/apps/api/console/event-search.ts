@@ -4,6 +4,8 @@
  *   GET /events?ids=<id>,<id>,...                 up to 100 ids (a replay's progress)
  *   GET /events?idempotency_key=<key>&source=<s>  the event that key names
  *
+ * Both at once answer the ids' events, then the key's; neither answers no events.
+ *
  * An event's id is derived from (source, idempotency key) (src/events/event-ids.ts), so a key names
  * exactly one event per source and the lookup is a computation, not a scan. With API keys on, a
  * key reads its own source only (the source parameter is then its own, or refused), an admin key
@@ -30,10 +32,7 @@ export function registerEventSearch(app: FastifyInstance, waiter: ResultWaiter, 
   app.get<{ Querystring: Query }>('/events', { onRequest: guard }, async (request) => {
     const { ids, idempotency_key: key, source } = request.query;
     const scope = readableSource(request);
-    if ((ids === undefined) === (key === undefined)) {
-      throw problem('invalid_request', 'send either ids=<id>,<id>,... or idempotency_key=<key> (with source=<source>)', ids === undefined ? '/idempotency_key' : '/ids');
-    }
-    let events: EventView[];
+    const events: EventView[] = [];
     if (ids !== undefined) {
       const list = ids.split(',').map((id) => id.trim().toLowerCase()).filter((id) => id !== '');
       if (list.length === 0 || list.length > eventSearchLimits.maxIds) {
@@ -41,9 +40,10 @@ export function registerEventSearch(app: FastifyInstance, waiter: ResultWaiter, 
       }
       const bad = list.find((id) => !uuid.test(id));
       if (bad !== undefined) throw problem('invalid_request', `${bad} is not an event id (a UUID)`, '/ids');
-      events = await waiter.getMany([...new Set(list)]);
-    } else {
-      if (key === '' || key!.length > eventSearchLimits.maxKeyLength) {
+      events.push(...(await waiter.getMany([...new Set(list)])));
+    }
+    if (key !== undefined) {
+      if (key === '' || key.length > eventSearchLimits.maxKeyLength) {
         throw problem('invalid_request', `idempotency_key must be 1 to ${eventSearchLimits.maxKeyLength} characters`, '/idempotency_key');
       }
       const named = source ?? scope;
@@ -53,7 +53,7 @@ export function registerEventSearch(app: FastifyInstance, waiter: ResultWaiter, 
       if (scope !== undefined && named !== scope) {
         throw problem('forbidden', `this API key reads the events of source ${scope} only`, '/source');
       }
-      events = [await waiter.get(eventIds.idempotent(named, key!))];
+      events.push(await waiter.get(eventIds.idempotent(named, key)));
     }
     // Another source's outcome is not this key's to see, and saying so would say it exists.
     const visible = scope === undefined ? events : events.map((view) => (view.source === undefined || view.source === scope ? view : { id: view.id, status: 'pending' as const }));
