@@ -46,7 +46,8 @@ export function registerEventSearch(app: FastifyInstance, waiter: ResultWaiter, 
       if (key === '' || key.length > eventSearchLimits.maxKeyLength) {
         throw problem('invalid_request', `idempotency_key must be 1 to ${eventSearchLimits.maxKeyLength} characters`, '/idempotency_key');
       }
-      const named = source ?? scope;
+      // Without source=, a key's own source (an admin key's too, which could name any).
+      const named = source ?? scope ?? request.apiKey?.source;
       if (named === undefined || named === '' || named.length > eventSearchLimits.maxSourceLength) {
         throw problem('invalid_request', 'name the source that sent the key (source=<source>): the same key from two sources is two events', '/source');
       }
