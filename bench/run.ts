@@ -179,7 +179,7 @@ async function main(): Promise<number> {
         results.cpu[label] = {
           cores,
           measured: Object.keys(measured),
-          ...(eventsPerSecond ? { usPerEvent: Math.round((measuredCores * 1e6) / eventsPerSecond) } : {}),
+          ...(eventsPerSecond ? { usPerEvent: Math.round((measuredCores * 1e6) / eventsPerSecond), eventsPerSecond } : {}),
         };
       };
     },
@@ -203,7 +203,10 @@ async function main(): Promise<number> {
   }
 
   // With --only, rows of sections that did not run are left out (memory rows come from several).
-  const rows = buildRows(results, settings).filter((row) => (row.section === 'memory' ? row.figure !== 'not run' : chosen.includes(row.section)));
+  // Cost rows exist only for the windows that ran.
+  const rows = buildRows(results, settings).filter((row) =>
+    row.section === 'memory' ? row.figure !== 'not run' : row.section === 'cost' || chosen.includes(row.section),
+  );
   process.stdout.write(
     `\nKitsune benchmarks, run ${runId} on ${source?.commit ?? 'an unknown commit'}${source?.srcModified ? ' (+ uncommitted src/ changes)' : ''}` +
       `${args.quick ? ' (--quick: short runs, fewer events)' : ''}, ${elapsed(started)}. Ratio = figure ÷ baseline (latency: p99 ÷ p99).\n\n`,
@@ -212,6 +215,7 @@ async function main(): Promise<number> {
 
   await mkdir(resultsDir, { recursive: true });
   if (Object.keys(results.cpu).length > 0) process.stdout.write(`Where the CPU went (cores; 2 = the whole machine):\n\n${renderCpu(results.cpu)}\n\n`);
+  if (results.goPeers?.available === false) process.stdout.write(`Note: the Go reference rows were skipped: ${results.goPeers.reason}\n\n`);
   if (loadAtStart[0]! > 1) process.stdout.write(`Note: the load average was ${loadAtStart.join(' ')} when the run started; other work on this machine lowers every figure (see "other" above).\n\n`);
   const report = { date: new Date().toISOString(), runId, source, quick: args.quick, sections: chosen, seconds: Math.round((Date.now() - started) / 1000), machine: { ...machine(), loadAverageAtStart: loadAtStart }, settings, results, rows, markdown: renderMarkdown(rows) };
   const json = `${JSON.stringify(report, null, 2)}\n`;

@@ -48,7 +48,9 @@ export interface Spawned {
 }
 
 export interface SpawnOptions {
-  /** Arguments after `node`, e.g. ['bin/kitsune.js', 'api']. */
+  /** The executable. (Default: this Node) */
+  command?: string;
+  /** Arguments after the executable, e.g. ['bin/kitsune.js', 'api'] after `node`. */
   args: string[];
   env: Record<string, string>;
   /** A stdout line that means "ready". */
@@ -79,7 +81,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 export async function spawnProcess(options: SpawnOptions): Promise<Spawned> {
   const started = process.hrtime.bigint();
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...options.args], {
+  const child = spawn(options.command ?? process.execPath, [...(options.nodeFlags ?? []), ...options.args], {
     cwd: repoRoot,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
