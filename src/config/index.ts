@@ -52,6 +52,12 @@ export interface Config {
   kafkaFetchMinBytes: number;
   /** KITSUNE_KAFKA_FETCH_MAX_WAIT_MS: the most a fetch waits for more data; the latency it adds while traffic is light. (Default: 50) */
   kafkaFetchMaxWaitMs: number;
+  /**
+   * KITSUNE_KAFKA_REPLICATION_FACTOR: replicas of each topic Kitsune creates; with 3 or more,
+   * `min.insync.replicas` is 2, so an acknowledged event survives the loss of a broker. Existing
+   * topics keep theirs. (Default: the cluster's broker count, at most 3)
+   */
+  kafkaReplicationFactor: number | undefined;
   /** POSTGRES_DSN; unset means an embedded server under dataDir. (Default: unset) */
   postgresDsn: string | undefined;
   /** LOKI_URL; unset means logs are kept in PostgreSQL and served at GET /logs. (Default: unset) */
@@ -264,6 +270,7 @@ export function loadConfig(env: Env = process.env): Config {
     groupId: text('KAFKA_GROUP_ID') ?? configDefaults.groupId,
     kafkaFetchMinBytes: integer('KITSUNE_KAFKA_FETCH_MIN_BYTES', configDefaults.kafkaFetchMinBytes, 1, 16 * 1_048_576),
     kafkaFetchMaxWaitMs: integer('KITSUNE_KAFKA_FETCH_MAX_WAIT_MS', configDefaults.kafkaFetchMaxWaitMs, 1, 30_000),
+    kafkaReplicationFactor: text('KITSUNE_KAFKA_REPLICATION_FACTOR') === undefined ? undefined : integer('KITSUNE_KAFKA_REPLICATION_FACTOR', 1, 1, 32),
     postgresDsn: url('POSTGRES_DSN'),
     lokiUrl: url('LOKI_URL'),
     lokiTenant: text('KITSUNE_LOKI_TENANT'),

@@ -16,6 +16,7 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
       clientId: config.serviceName,
       fetchMinBytes: config.kafkaFetchMinBytes,
       maxWaitTimeMs: config.kafkaFetchMaxWaitMs,
+      ...(config.kafkaReplicationFactor ? { replicationFactor: config.kafkaReplicationFactor } : {}),
       onError: (error) => logger.warn({ err: error }, 'Kafka client error; retrying'),
     });
   }

@@ -32,9 +32,15 @@ export interface KafkaTransportOptions {
   requestTimeoutMs?: number;
   /** Client-level retries of a failed request before publish() rejects. (Default: 3) */
   retries?: number;
+  /**
+   * Replicas of the topics ensureTopics creates; `min.insync.replicas` is set to 2 from 3 replicas
+   * on (1 below), so acks=all survives one broker down. (Default: brokers in the cluster, at most 3)
+   */
+  replicationFactor?: number;
 }
 
-export type KafkaClientOptions = Required<Omit<KafkaTransportOptions, 'clientId'>> & { clientId: string };
+export type KafkaClientOptions = Required<Omit<KafkaTransportOptions, 'clientId' | 'replicationFactor'>> &
+  Pick<KafkaTransportOptions, 'replicationFactor'> & { clientId: string };
 
 export const kafkaDefaults = {
   clientId: 'kitsune',
