@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CircuitState } from '../../transport/middleware/index.ts';
-import { OutcomeStatuses } from './execute-batch.ts';
+import { OutcomeStatuses } from '../../execution/index.ts';
 import type { DbWorkerHooks } from './worker.ts';
 
 /** KITSUNE_STATEMENT_FAILED → statement_failed; anything outside that closed form → other. */

@@ -1,6 +1,6 @@
 /**
  * createDbWorker(deps): consumes db-events and runs each command on PostgreSQL exactly once in
- * effect (see execute-batch.ts), publishes every outcome to db-results and every dead letter to
+ * effect (see src/execution/), publishes every outcome to db-results and every dead letter to
  * db-events.dlq, and pauses consumption through a circuit breaker while PostgreSQL is down, so
  * an outage never sends an event to the DLQ.
  */
@@ -14,7 +14,7 @@ import { CircuitBreaker, type CircuitState } from '../../transport/middleware/in
 import type { EventSchemaCheck } from '../../schema-registry/index.ts';
 import type { ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
 import { traceBatch, type BatchTrace } from './tracing.ts';
-import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from './execute-batch.ts';
+import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from '../../execution/index.ts';
 import { publishOutcomes } from './outcome-records.ts';
 
 export interface DbWorkerOptions {

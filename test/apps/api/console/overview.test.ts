@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { buildApi } from '../../../../src/apps/api/build.ts';
 import { OverviewHistory, rates } from '../../../../src/apps/api/console/overview-history.ts';
-import { OutcomeStatuses } from '../../../../src/apps/db-worker/execute-batch.ts';
+import { OutcomeStatuses } from '../../../../src/execution/index.ts';
 import { dbWorkerMetrics } from '../../../../src/apps/db-worker/metrics.ts';
 import { LogWorkerMetrics } from '../../../../src/apps/log-worker/metrics.ts';
 import { loadRegistry } from '../../../../src/commands/index.ts';
