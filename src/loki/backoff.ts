@@ -3,7 +3,7 @@
  * transport/middleware/retry.ts (which wraps message handlers and so cannot wrap a push), with a
  * server's Retry-After as the floor.
  */
-import { checkNumber } from '../transport/middleware/support.ts';
+import { checkNumber } from '../checks.ts';
 
 export interface BackoffOptions {
   /** Ceiling of the first wait; each later ceiling doubles. (Default: 250 ms) */

@@ -20,7 +20,7 @@ import type { LokiPusher } from './client.ts';
 import { LokiPushError, type LokiFailure } from './errors.ts';
 import { StreamQueue, Submission, type Pending } from './stream-queue.ts';
 import { acceptedOutcome, streamKey, type EntryOutcome, type LokiEntry, type LokiLabels } from './types.ts';
-import { checkNumber, runHook } from '../transport/middleware/support.ts';
+import { checkNumber, runHook } from '../checks.ts';
 
 /** One entry and the stream it belongs to. */
 export interface StreamEntry {

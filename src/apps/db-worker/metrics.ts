@@ -3,7 +3,7 @@
  * the registry, breaker state, KITSUNE_* failure codes), so cardinality stays bounded.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CircuitState } from '../../transport/middleware/index.ts';
+import type { CircuitState } from '../../transport/circuit-breaker.ts';
 import { OutcomeStatuses } from '../../execution/index.ts';
 import type { DbWorkerHooks } from './worker.ts';
 

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { isRetryable, toError } from '../../errors.ts';
 import { storable } from '../../events/text.ts';
-import { deadLetterMessage, dlqHeaders } from '../../transport/middleware/index.ts';
+import { deadLetterMessage, dlqHeaders } from '../../transport/dead-letter.ts';
 import type { OutgoingMessage, Publisher } from '../../transport/types.ts';
 import { OutcomeStatuses, type Outcome } from '../../execution/index.ts';
 

@@ -10,11 +10,11 @@ import type { Logger } from 'pino';
 import type { Registry } from '../../commands/index.ts';
 import { KitsuneError } from '../../errors.ts';
 import { PartialBatchError } from '../../transport/partial-batch.ts';
-import { CircuitBreaker, type CircuitState } from '../../transport/middleware/index.ts';
+import { CircuitBreaker, type CircuitState } from '../../transport/circuit-breaker.ts';
 import type { EventSchemaCheck } from '../../schema-registry/index.ts';
 import type { ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
 import { traceBatch, type BatchTrace } from './tracing.ts';
-import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from '../../execution/index.ts';
+import { DatabaseUnavailableError, EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from '../../execution/index.ts';
 import { publishOutcomes } from './outcome-records.ts';
 
 export interface DbWorkerOptions {
@@ -84,6 +84,8 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     openMs: options.breakerOpenMs,
     maxOpenMs: 30_000,
     probe: async () => void (await deps.pool.query('SELECT 1')),
+    // PostgreSQL's outages only: a lock timeout is one event's, a failed publish is the broker's.
+    counts: (error) => error instanceof DatabaseUnavailableError,
     onStateChange: (from, to, info) => {
       const fields = { from, to, consecutiveFailures: info.consecutiveFailures, err: info.error };
       if (to === 'open') logger.warn({ ...fields, openMs: info.openMs }, 'circuit breaker opened: pausing consumption until PostgreSQL answers');

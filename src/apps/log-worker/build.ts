@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
-import { deadLetterMessage } from '../../transport/middleware/index.ts';
+import { deadLetterMessage } from '../../transport/dead-letter.ts';
 import type { Publisher, ReceivedMessage, Subscriber, Subscription } from '../../transport/types.ts';
 import { logLineOf, type LogLine } from './log-line.ts';
 import { LogWorkerMetrics, type LogWorkerCounters } from './metrics.ts';

@@ -7,7 +7,7 @@ import { createLokiSink } from '../../../src/apps/log-worker/loki-sink.ts';
 import { LogWorkerMetrics } from '../../../src/apps/log-worker/metrics.ts';
 import { DeadLetterReasons } from '../../../src/apps/log-worker/sink.ts';
 import { LokiFailures } from '../../../src/loki/index.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
 import type { OutgoingMessage } from '../../../src/transport/types.ts';
 import { FaultKinds, Reasons, startLokiServer } from '../../support/loki/index.ts';

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { createLogWorker, type LogWorker } from '../../../src/apps/log-worker/build.ts';
 import { createPostgresSink } from '../../../src/apps/log-worker/postgres-sink.ts';
 import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import { createPostgresTransport } from '../../../src/transport/postgres/index.ts';
 import type { ReceivedMessage, Transport } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';

@@ -12,7 +12,7 @@ import { createLogWorker } from '../../../src/apps/log-worker/build.ts';
 import { createPostgresSink } from '../../../src/apps/log-worker/postgres-sink.ts';
 import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
 import { encodeEvent, type CommandEvent } from '../../../src/events/envelope.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import { createPostgresTransport } from '../../../src/transport/postgres/index.ts';
 import type { ReceivedMessage } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
