@@ -64,7 +64,7 @@ export function dbWorkerMetrics(registry: Registry): DbWorkerHooks {
       events.inc({ status, command, version });
       if (status === OutcomeStatuses.deadLettered) deadLetters.inc({ reason: reasonLabel(failureCode) });
     },
-    onRetry: (code, count) => retries.inc({ reason: reasonLabel(code) }, count),
+    onRetry: ({ code, events }) => retries.inc({ reason: reasonLabel(code) }, events),
     onBatch: (size, seconds) => {
       batches.observe(seconds);
       batchSize.observe(size);

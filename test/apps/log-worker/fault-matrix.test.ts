@@ -44,7 +44,7 @@ describe('log worker under Loki faults, against a real Kafka broker', { skip: ka
     const worker = createLogWorker({
       subscriber: transport,
       publisher: transport,
-      sink: createLokiSink({ url: loki.url, serviceName: 'kitsune', batchWaitMs: 200, timeoutMs: 5_000, backoff: { initialDelayMs: 100, maxDelayMs: 2_000 }, metrics }),
+      sink: createLokiSink({ url: loki.url, serviceName: 'kitsune', batchWaitMs: 200, timeoutMs: 5_000, backoff: { baseMs: 100, maxMs: 2_000 }, metrics }),
       topic,
       group: `log-worker-${randomUUID()}`,
       metrics,
