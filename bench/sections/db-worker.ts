@@ -77,7 +77,7 @@ function createUserRecords(scope: string, count: number): OutgoingMessage[] {
 }
 
 /** Puts `total` create_user events on a fresh db-events topic (6 partitions). */
-export async function publishCreateUsers(ctx: Context, topics: BenchTopics, scope: string, total: number): Promise<void> {
+export async function publishCreateUsers(ctx: Pick<Context, 'brokers' | 'log'>, topics: BenchTopics, scope: string, total: number): Promise<void> {
   ctx.log(`publishing ${total.toLocaleString('en')} create_user events to ${topics.dbEvents}`);
   const transport = createKafkaTransport({ brokers: ctx.brokers, clientId: 'bench-dbw-setup' });
   try {
