@@ -17,6 +17,7 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
       fetchMinBytes: config.kafkaFetchMinBytes,
       maxWaitTimeMs: config.kafkaFetchMaxWaitMs,
       ...(config.kafkaReplicationFactor ? { replicationFactor: config.kafkaReplicationFactor } : {}),
+      lingerMs: config.kafkaLingerMs,
       // Handler failures are redelivered and reported by the worker that owns the handler, which
       // names the system at fault (a PostgreSQL outage is not a Kafka error).
       onError: (error, source) =>
