@@ -77,7 +77,8 @@ async function api(env: ScenarioEnv, build: Build, tag: string): Promise<Round> 
 
 async function until(what: string, done: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
+  // A probe that fails (a metrics port not listening yet) counts as not done.
+  while (!(await done().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
