@@ -16,12 +16,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fingerprintMatches } from '../bin/fingerprint.js';
 import { down, up, type Services } from '../scripts/services/harness.ts';
 import { readState, repoRoot, servicesDir } from '../scripts/services/state.ts';
 import { isAlive } from '../src/db/embedded.ts';
@@ -39,6 +38,7 @@ import type { LoadChild } from './support/load-child.ts';
 import type { KafkaDirectChild } from './support/kafka-direct.ts';
 import { buildRows, machine, renderCpu, renderMarkdown, renderTable } from './support/report.ts';
 import { forkChild, type ForkedChild } from './support/rpc.ts';
+import { ensureBuild } from './support/trees.ts';
 
 /** The commit measured, and whether src/ had uncommitted changes (other work in progress). */
 function sourceVersion(): { commit: string; srcModified: boolean } | undefined {
@@ -54,15 +54,8 @@ function sourceVersion(): { commit: string; srcModified: boolean } | undefined {
  * Every role runs the compiled build, as a user's `npm install` leaves it (bin/kitsune.js picks
  * dist/ while it matches src/). Rebuilt here when src/ changed since the last build.
  */
-function ensureBuild(): void {
-  try {
-    const info = JSON.parse(readFileSync(join(repoRoot, 'dist', 'build-info.json'), 'utf8')) as { sources: Record<string, string> };
-    if (fingerprintMatches(info.sources, join(repoRoot, 'src'))) return;
-  } catch {
-    // no build yet
-  }
-  log('building dist/ (src/ changed since the last build)');
-  execFileSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'build.ts')], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+function buildIfChanged(): void {
+  if (ensureBuild()) log('built dist/ (src/ changed since the last build)');
 }
 
 /** In run order: the embedded section warms the data directory cold-start then measures. */
@@ -138,7 +131,7 @@ async function main(): Promise<number> {
   const loadAtStart = loadavg().map((v) => Number(v.toFixed(2)));
   const source = sourceVersion();
   log(`run ${runId}: ${chosen.join(', ')}${args.quick ? ' (quick)' : ''}; load average ${loadAtStart.join(' ')}; source ${source ? `${source.commit}${source.srcModified ? ' with uncommitted changes in src/' : ''}` : 'unknown'}`);
-  ensureBuild();
+  buildIfChanged();
   services = await up({ requireKafka: chosen.some((name) => sections.get(name)!.kafka) });
   const state = await readState(servicesDir());
   const servicePids = {
@@ -179,7 +172,7 @@ async function main(): Promise<number> {
         results.cpu[label] = {
           cores,
           measured: Object.keys(measured),
-          ...(eventsPerSecond ? { usPerEvent: Math.round((measuredCores * 1e6) / eventsPerSecond) } : {}),
+          ...(eventsPerSecond ? { usPerEvent: Math.round((measuredCores * 1e6) / eventsPerSecond), eventsPerSecond } : {}),
         };
       };
     },
@@ -203,7 +196,10 @@ async function main(): Promise<number> {
   }
 
   // With --only, rows of sections that did not run are left out (memory rows come from several).
-  const rows = buildRows(results, settings).filter((row) => (row.section === 'memory' ? row.figure !== 'not run' : chosen.includes(row.section)));
+  // Cost rows exist only for the windows that ran.
+  const rows = buildRows(results, settings).filter((row) =>
+    row.section === 'memory' ? row.figure !== 'not run' : row.section === 'cost' || chosen.includes(row.section),
+  );
   process.stdout.write(
     `\nKitsune benchmarks, run ${runId} on ${source?.commit ?? 'an unknown commit'}${source?.srcModified ? ' (+ uncommitted src/ changes)' : ''}` +
       `${args.quick ? ' (--quick: short runs, fewer events)' : ''}, ${elapsed(started)}. Ratio = figure ÷ baseline (latency: p99 ÷ p99).\n\n`,
@@ -212,6 +208,7 @@ async function main(): Promise<number> {
 
   await mkdir(resultsDir, { recursive: true });
   if (Object.keys(results.cpu).length > 0) process.stdout.write(`Where the CPU went (cores; 2 = the whole machine):\n\n${renderCpu(results.cpu)}\n\n`);
+  if (results.goPeers?.available === false) process.stdout.write(`Note: the Go reference rows were skipped: ${results.goPeers.reason}\n\n`);
   if (loadAtStart[0]! > 1) process.stdout.write(`Note: the load average was ${loadAtStart.join(' ')} when the run started; other work on this machine lowers every figure (see "other" above).\n\n`);
   const report = { date: new Date().toISOString(), runId, source, quick: args.quick, sections: chosen, seconds: Math.round((Date.now() - started) / 1000), machine: { ...machine(), loadAverageAtStart: loadAtStart }, settings, results, rows, markdown: renderMarkdown(rows) };
   const json = `${JSON.stringify(report, null, 2)}\n`;

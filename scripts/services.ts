@@ -1,22 +1,25 @@
 /**
- * `npm run services -- up [--schema-registry]|down|status`
+ * `npm run services -- up [--brokers N] [--schema-registry]|down|status`
  *
  *   up      start Kafka and PostgreSQL on loopback (or reuse running ones) and print
  *           `export KAFKA_BROKERS=...` / `export POSTGRES_DSN=...` for `eval`;
+ *           --brokers 3 starts a 3-node KRaft cluster (replication 3, min.insync.replicas 2);
  *           --schema-registry adds Apicurio Registry (`export KITSUNE_SCHEMA_REGISTRY_URL=...`)
  *   down    stop exactly the processes `up` started, by PID
  *   status  print what is recorded and whether it is alive
  */
+import { parseArgs } from 'node:util';
 import { isAlive } from '../src/db/embedded.ts';
 import { down, exportLines, up } from './services/harness.ts';
 import { readState, servicesDir } from './services/state.ts';
 
-const usage = `usage: npm run services -- up [--schema-registry]|down|status
+const usage = `usage: npm run services -- up [--brokers N] [--schema-registry]|down|status
 
 The real services the tests and benchmarks use, for people too (on loopback, free ports):
   up      start Kafka 4 (KRaft, one node; needs a JDK 17+ and Maven on the PATH, jars from Maven
           Central cached in ~/.m2) and PostgreSQL (the embedded server), or reuse running ones;
           prints export lines: eval "$(npm run -s services -- up)" sets KAFKA_BROKERS, POSTGRES_DSN.
+          --brokers 3 starts a 3-node KRaft cluster (replication 3, min.insync.replicas 2)
           --schema-registry adds Apicurio Registry (KITSUNE_SCHEMA_REGISTRY_URL)
   down    stop exactly the processes up started, by PID
   status  what up started: PID, running or not, address, log file
@@ -35,16 +38,27 @@ function withoutPassword(dsn: string): string {
   }
 }
 
+function upFlags(flags: string[]): { brokers?: number; schemaRegistry: boolean } | string {
+  try {
+    const { values } = parseArgs({ args: flags, options: { brokers: { type: 'string' }, 'schema-registry': { type: 'boolean' } }, strict: true });
+    const brokers = values.brokers === undefined ? undefined : Number(values.brokers);
+    if (brokers !== undefined && !(Number.isInteger(brokers) && brokers >= 1 && brokers <= 9)) return `--brokers takes a whole number from 1 to 9, got '${values.brokers}'`;
+    return { ...(brokers ? { brokers } : {}), schemaRegistry: values['schema-registry'] === true };
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 async function main(command: string | undefined, flags: string[]): Promise<number> {
-  const unknown = flags.filter((flag) => flag !== '--schema-registry' || command !== 'up');
-  if (unknown.length > 0) {
-    process.stderr.write(`services: unknown option ${unknown[0]}\n${usage}`);
+  const parsed = command === 'up' ? upFlags(flags) : flags.length > 0 ? `unknown option ${flags[0]}` : { schemaRegistry: false };
+  if (typeof parsed === 'string') {
+    process.stderr.write(`services: ${parsed}\n${usage}`);
     return 2;
   }
   switch (command) {
     case 'up': {
-      const schemaRegistry = flags.includes('--schema-registry') ? 'required' : false;
-      const services = await up({ requireKafka: true, schemaRegistry });
+      const schemaRegistry = parsed.schemaRegistry ? 'required' : false;
+      const services = await up({ requireKafka: true, schemaRegistry, ...(parsed.brokers ? { brokers: parsed.brokers } : {}) });
       process.stdout.write(exportLines(services));
       return 0;
     }
@@ -53,11 +67,14 @@ async function main(command: string | undefined, flags: string[]): Promise<numbe
       return 0;
     case 'status': {
       const state = await readState(servicesDir());
-      const running = Object.entries(state) as Array<[string, { pid: number; brokers?: string; dsn?: string; url?: string; logFile?: string }]>;
+      const running = Object.entries(state) as Array<[string, { pid: number; brokers?: string; dsn?: string; url?: string; logFile?: string; nodes?: Array<{ nodeId: number; pid: number; port: number; logFile: string }> }]>;
       if (running.length === 0) process.stdout.write('nothing started: `npm run services -- up` starts Kafka and PostgreSQL\n');
       for (const [name, service] of running) {
         const address = service.brokers ?? (service.dsn ? withoutPassword(service.dsn) : service.url) ?? '';
-        process.stdout.write(`${name}: pid ${service.pid} ${isAlive(service.pid) ? 'running' : 'not running'} ${address}${service.logFile ? ` (log: ${service.logFile})` : ''}\n`);
+        const processes = service.nodes?.map((node) => ({ label: `${name} node ${node.nodeId}`, pid: node.pid, address: `127.0.0.1:${node.port}`, logFile: node.logFile })) ?? [
+          { label: name, pid: service.pid, address, logFile: service.logFile },
+        ];
+        for (const p of processes) process.stdout.write(`${p.label}: pid ${p.pid} ${isAlive(p.pid) ? 'running' : 'not running'} ${p.address}${p.logFile ? ` (log: ${p.logFile})` : ''}\n`);
       }
       return 0;
     }

@@ -7,8 +7,6 @@ export const ErrorCodes = {
   TRANSPORT_CLOSED: 'KITSUNE_TRANSPORT_CLOSED',
   /** The broker did not accept a publish (may succeed if tried again). */
   PUBLISH_FAILED: 'KITSUNE_PUBLISH_FAILED',
-  /** A handler ran past its deadline. */
-  HANDLER_TIMEOUT: 'KITSUNE_HANDLER_TIMEOUT',
   /** The circuit breaker is open; the work was not attempted. */
   CIRCUIT_OPEN: 'KITSUNE_CIRCUIT_OPEN',
   /** Bad configuration, found at startup. */

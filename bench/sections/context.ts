@@ -114,10 +114,15 @@ export interface MemoryFigure {
   under: string;
 }
 
-export type MemoryRole = 'api' | 'bare' | 'dbWorker' | 'logWorker' | 'start';
+export type MemoryRole = 'api' | 'bare' | 'dbWorker' | 'logWorker' | 'start' | 'goApi' | 'goDbWorker';
 
 export interface Measurements {
-  ingest?: Record<'kitsune' | 'bare' | 'kafka', Record<'execute' | 'batch', IngestRuns>>;
+  ingest?: Record<'kitsune' | 'bare' | 'kafka', Record<'execute' | 'batch', IngestRuns>> & {
+    /** The Go reference API (bench/peers/go); it serves /execute only. */
+    go?: { execute: IngestRuns };
+  };
+  /** Whether the Go reference ran, with the Go version, or why not. */
+  goPeers?: { available: true; go: string } | { available: false; reason: string };
   dbWorker?: {
     events: number;
     commandsPerSecond: number;
@@ -126,6 +131,8 @@ export interface Measurements {
     /** Outcomes other than succeeded (should be 0). */
     notSucceeded: number;
     usersRows: number;
+    /** The Go reference DB worker draining the same number of events into a database of its own. */
+    go?: { commandsPerSecond: number; usersRows: number };
   };
   e2e?: { runs: EndToEnd[]; floor: Array<{ target: number; latency: Latency; received: number }> };
   logWorker?: { lines: number; linesPerSecond: number; acceptRate: number; pushes: number };
@@ -150,7 +157,7 @@ export interface Measurements {
    * Where the CPU went during each measured window (see support/cpu.ts), by window; with the
    * CPU time the process under test spent per event, when the window had an event rate.
    */
-  cpu: Record<string, { cores: CpuShares; measured: string[]; usPerEvent?: number }>;
+  cpu: Record<string, { cores: CpuShares; measured: string[]; usPerEvent?: number; eventsPerSecond?: number }>;
   /** Sections that failed, with the error. */
   errors: Record<string, string>;
 }
@@ -188,3 +195,14 @@ export interface CpuSubjects {
 }
 
 export type Section = (ctx: Context) => Promise<void>;
+
+/**
+ * Names of the CPU windows that the report reads CPU per event from (the rows comparing Kitsune's
+ * processes with the baselines), in one place so the sections and the report agree.
+ */
+export const cpuLabels = {
+  ingest: (who: string, kind: 'execute' | 'batch', rate?: number): string => `ingest: ${who}, ${kind} at ${rate === undefined ? 'saturation' : `${rate}/s`}`,
+  dbWorker: (events: number): string => `db-worker: draining ${events.toLocaleString('en')} events`,
+  goDbWorker: (events: number): string => `db-worker: Go reference, draining ${events.toLocaleString('en')} events`,
+  e2e: (rate: number): string => `e2e (Kafka): ${rate} events/s`,
+} as const;

@@ -16,8 +16,9 @@ import { createKafkaTransport } from '../../src/transport/kafka/index.ts';
 import type { OutgoingMessage } from '../../src/transport/types.ts';
 import { benchTopics, createDatabase, deleteTopics, metricSum, type BenchDatabase, type BenchTopics } from '../support/infra.ts';
 import { timeDrain } from '../support/drain.ts';
+import { goPeers, spawnGoDbWorker } from '../support/go-peers.ts';
 import { spawnRole } from '../support/processes.ts';
-import type { Context, MemoryFigure } from './context.ts';
+import { cpuLabels, type Context, type MemoryFigure } from './context.ts';
 
 /** The registry's create_user statement, run by the baselines against a copy of `users`. */
 const insertOne = 'INSERT INTO bench_users (name, email) VALUES ($1, $2) RETURNING id, name, email, created_at';
@@ -76,7 +77,7 @@ function createUserRecords(scope: string, count: number): OutgoingMessage[] {
 }
 
 /** Puts `total` create_user events on a fresh db-events topic (6 partitions). */
-export async function publishCreateUsers(ctx: Context, topics: BenchTopics, scope: string, total: number): Promise<void> {
+export async function publishCreateUsers(ctx: Pick<Context, 'brokers' | 'log'>, topics: BenchTopics, scope: string, total: number): Promise<void> {
   ctx.log(`publishing ${total.toLocaleString('en')} create_user events to ${topics.dbEvents}`);
   const transport = createKafkaTransport({ brokers: ctx.brokers, clientId: 'bench-dbw-setup' });
   try {
@@ -144,6 +145,55 @@ export async function drainWithDbWorker(ctx: Context, database: BenchDatabase, t
   }
 }
 
+/**
+ * The Go reference DB worker (bench/peers/go) draining the same number of create_user events from
+ * topics and a database of its own, timed the same way (its GET /count instead of /metrics).
+ * Undefined, with the reason logged, when Go is not installed.
+ */
+async function drainWithGo(ctx: Context, total: number): Promise<{ commandsPerSecond: number; usersRows: number } | undefined> {
+  const peers = goPeers((line) => ctx.log(line));
+  ctx.results.goPeers ??= peers.available ? { available: true, go: peers.go } : peers;
+  if (!peers.available) {
+    ctx.log(`Go reference skipped: ${peers.reason}`);
+    return undefined;
+  }
+  const database = await createDatabase(ctx.services.postgresDsn, `kitsune_bench_${ctx.runId}_godbw`);
+  const topics = benchTopics(`bench-${ctx.runId}-godbw`);
+  try {
+    await publishCreateUsers(ctx, topics, `${ctx.runId}.godbw`, total);
+    const port = await freePort();
+    ctx.log('Go reference DB worker: draining');
+    const worker = ctx.track(
+      await spawnGoDbWorker(peers, { KAFKA_BROKERS: ctx.brokers.join(','), POSTGRES_DSN: database.dsn, KAFKA_GROUP_ID: `bench-${ctx.runId}-go`, KITSUNE_METRICS_PORT: String(port), ...topics.env }),
+    );
+    let commandsPerSecond: number;
+    try {
+      let window: ((eventsPerSecond?: number) => void) | undefined;
+      commandsPerSecond = await timeDrain({
+        count: async () => Number(await (await fetch(`http://127.0.0.1:${port}/count`)).text()),
+        total,
+        pollMs: 100,
+        who: 'the Go reference DB worker',
+        unit: 'events',
+        onFirst: () => (window = ctx.cpu(cpuLabels.goDbWorker(total), { measured: { 'Go DB worker': [worker.pid] } })),
+      });
+      window?.(commandsPerSecond);
+      const memory = worker.memory();
+      if (memory && worker.atReady) ctx.results.memory.goDbWorker = { peakMb: memory.peakMb, readyMb: worker.atReady.rssMb, under: `draining ${total.toLocaleString('en')} events` };
+    } finally {
+      await worker.stop();
+    }
+    const check = new pg.Client({ connectionString: database.dsn });
+    await check.connect();
+    const { rows } = await check.query<{ users: number }>('SELECT count(*)::int AS users FROM users');
+    await check.end();
+    return { commandsPerSecond, usersRows: rows[0]!.users };
+  } finally {
+    await deleteTopics(ctx.brokers, topics.all);
+    await database.drop();
+  }
+}
+
 export async function dbWorkerSection(ctx: Context): Promise<void> {
   const total = ctx.settings.dbWorkerEvents;
   const scope = `${ctx.runId}.dbw`;
@@ -153,7 +203,7 @@ export async function dbWorkerSection(ctx: Context): Promise<void> {
     ctx.log(`baselines: single-row INSERT loop for ${ctx.settings.fixedSeconds} s, then ${total.toLocaleString('en')} rows by multi-row INSERT`);
     const base = await baselines(ctx, database.dsn, scope, ctx.settings.fixedSeconds, total);
     await publishCreateUsers(ctx, topics, scope, total);
-    const drained = await drainWithDbWorker(ctx, database, topics, total, { cpuLabel: `db-worker: draining ${total.toLocaleString('en')} events` });
+    const drained = await drainWithDbWorker(ctx, database, topics, total, { cpuLabel: cpuLabels.dbWorker(total) });
     if (drained.memory) ctx.results.memory.dbWorker = drained.memory;
 
     const check = new pg.Client({ connectionString: database.dsn });
@@ -162,7 +212,8 @@ export async function dbWorkerSection(ctx: Context): Promise<void> {
       "SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM kitsune.event_results WHERE status <> 'succeeded')::int AS other",
     );
     await check.end();
-    ctx.results.dbWorker = { events: total, commandsPerSecond: drained.commandsPerSecond, ...base, notSucceeded: rows[0]!.other, usersRows: rows[0]!.users };
+    const go = await drainWithGo(ctx, total);
+    ctx.results.dbWorker = { events: total, commandsPerSecond: drained.commandsPerSecond, ...base, notSucceeded: rows[0]!.other, usersRows: rows[0]!.users, ...(go ? { go } : {}) };
   } finally {
     await deleteTopics(ctx.brokers, topics.all);
     await database.drop();

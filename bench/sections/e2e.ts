@@ -16,7 +16,7 @@ import { benchTopics, createDatabase, deleteTopics } from '../support/infra.ts';
 import { spawnRole } from '../support/processes.ts';
 import { forkChild, type ForkedChild } from '../support/rpc.ts';
 import type { Latency } from '../support/stats.ts';
-import type { Context, CpuSubjects, EndToEnd } from './context.ts';
+import { cpuLabels, type Context, type CpuSubjects, type EndToEnd } from './context.ts';
 
 /** Accepted → transaction start for every event whose result was stored since `since`. */
 async function acceptedToTransaction(dsn: string, since: Date): Promise<EndToEnd['acceptedToTransaction']> {
@@ -128,7 +128,7 @@ export async function e2eSection(ctx: Context): Promise<void> {
         const last = i === s.fixedRates.length - 1;
         const [api, dbWorker, logWorker] = processes;
         const measured = { 'kitsune api': [api.pid], 'kitsune db-worker': [dbWorker.pid], 'kitsune log-worker': [logWorker.pid] };
-        const cpu = { label: `e2e (Kafka): ${rate} events/s`, pids: { measured, others: { 'loki test server': [loki.pid] } } };
+        const cpu = { label: cpuLabels.e2e(rate), pids: { measured, others: { 'loki test server': [loki.pid] } } };
         runs.push(await endToEndStep(ctx, load, url, rate, s.e2eSeconds, cpu, database.dsn, !(s.quick && last)));
       }
       ctx.results.e2e = { runs, floor };

@@ -6,13 +6,14 @@
  */
 import { freePort } from '../../src/cli/ports.ts';
 import type { KafkaDirectChild } from '../support/kafka-direct.ts';
-import { benchTopics, deleteTopics, type BenchTopics } from '../support/infra.ts';
+import { goPeers, spawnGoApi } from '../support/go-peers.ts';
+import { benchTopics, createTopics, deleteTopics, type BenchTopics } from '../support/infra.ts';
 import { spawnBareServer, spawnRole, type Spawned } from '../support/processes.ts';
 import { forkChild } from '../support/rpc.ts';
-import type { Context, IngestRuns, MemoryFigure } from './context.ts';
+import { cpuLabels, type Context, type IngestRuns, type MemoryFigure } from './context.ts';
 
-/** The two endpoints, each run at saturation and at every fixed rate, against `url`. */
-async function measureHttp(ctx: Context, url: string, label: string, pid: number): Promise<Record<'execute' | 'batch', IngestRuns>> {
+/** The endpoints (both by default), each run at saturation and at every fixed rate, against `url`. */
+async function measureHttp<K extends 'execute' | 'batch'>(ctx: Context, url: string, label: string, pid: number, kinds: readonly K[]): Promise<Record<K, IngestRuns>> {
   const load = await ctx.load();
   const { settings: s } = ctx;
   const batchConnections = Math.max(4, s.connections / 10);
@@ -21,16 +22,16 @@ async function measureHttp(ctx: Context, url: string, label: string, pid: number
 
   // Warm the JIT and the producer's connections before anything is recorded.
   await load.call('saturate', { url, kind: 'execute', batchSize: 1, seconds: s.warmSeconds, connections: s.connections });
-  const runs = {} as Record<'execute' | 'batch', IngestRuns>;
-  for (const kind of ['execute', 'batch'] as const) {
+  const runs = {} as Record<K, IngestRuns>;
+  for (const kind of kinds) {
     ctx.log(`${label}: ${kind} at saturation`);
-    const window = ctx.cpu(`ingest: ${label}, ${kind} at saturation`, { measured: { [label]: [pid] } });
+    const window = ctx.cpu(cpuLabels.ingest(label, kind), { measured: { [label]: [pid] } });
     const sat = await load.call('saturate', { url, kind, batchSize: s.batchSize, seconds: s.saturationSeconds, connections: kind === 'execute' ? s.connections : batchConnections });
     window(sat.eventsPerSecond);
     runs[kind] = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: failed(sat.statuses, sat.errors) }, rates: [] };
     for (const rate of s.fixedRates) {
       ctx.log(`${label}: ${kind} at ${rate} events/s`);
-      const rateWindow = ctx.cpu(`ingest: ${label}, ${kind} at ${rate}/s`, { measured: { [label]: [pid] } });
+      const rateWindow = ctx.cpu(cpuLabels.ingest(label, kind, rate), { measured: { [label]: [pid] } });
       const run = await load.call('fixedRate', { url, kind, batchSize: s.batchSize, eventsPerSecond: rate, seconds: s.fixedSeconds });
       rateWindow(run.achievedEventsPerSecond);
       runs[kind].rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: failed(run.statuses, run.errors) });
@@ -78,12 +79,44 @@ async function measureKafkaDirect(ctx: Context): Promise<Record<'execute' | 'bat
   }
 }
 
+const bothKinds = ['execute', 'batch'] as const;
+
+/**
+ * The Go reference API (bench/peers/go) under the same /execute runs, on topics of its own
+ * created beforehand with Kitsune's partition counts. It has no /execute/batch. Skipped, with the
+ * reason printed and kept, when Go is not installed.
+ */
+async function measureGoApi(ctx: Context): Promise<{ execute: IngestRuns } | undefined> {
+  const peers = goPeers((line) => ctx.log(line));
+  ctx.results.goPeers = peers.available ? { available: true, go: peers.go } : peers;
+  if (!peers.available) {
+    ctx.log(`Go reference skipped: ${peers.reason}`);
+    return undefined;
+  }
+  const topics = benchTopics(`bench-${ctx.runId}-goapi`);
+  await createTopics(ctx.brokers, topics);
+  try {
+    const port = await freePort();
+    const api = ctx.track(await spawnGoApi(peers, { HTTP_PORT: String(port), KAFKA_BROKERS: ctx.brokers.join(','), ...topics.env }));
+    try {
+      const runs = await measureHttp(ctx, `http://127.0.0.1:${port}`, 'Go reference API', api.pid, ['execute'] as const);
+      const memory = memoryUnderLoad(api, 'the /execute runs');
+      if (memory) ctx.results.memory.goApi = memory;
+      return runs;
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    await deleteTopics(ctx.brokers, topics.all);
+  }
+}
+
 export async function ingestSection(ctx: Context): Promise<void> {
   const barePort = await freePort();
   const bare = ctx.track(await spawnBareServer(barePort));
   let bareRuns: Record<'execute' | 'batch', IngestRuns>;
   try {
-    bareRuns = await measureHttp(ctx, `http://127.0.0.1:${barePort}`, 'bare Fastify', bare.pid);
+    bareRuns = await measureHttp(ctx, `http://127.0.0.1:${barePort}`, 'bare Fastify', bare.pid, bothKinds);
     const memory = memoryUnderLoad(bare, 'the ingest runs');
     if (memory) ctx.results.memory.bare = memory;
   } finally {
@@ -91,14 +124,15 @@ export async function ingestSection(ctx: Context): Promise<void> {
   }
 
   const kafkaRuns = await measureKafkaDirect(ctx);
+  const goRuns = await measureGoApi(ctx);
 
   const topics = benchTopics(`bench-${ctx.runId}-ingest`);
   const apiPort = await freePort();
   try {
     const api = ctx.track(await spawnRole('api', apiEnv(ctx, apiPort, topics)));
     try {
-      const kitsuneRuns = await measureHttp(ctx, `http://127.0.0.1:${apiPort}`, 'kitsune api', api.pid);
-      ctx.results.ingest = { kitsune: kitsuneRuns, bare: bareRuns, kafka: kafkaRuns };
+      const kitsuneRuns = await measureHttp(ctx, `http://127.0.0.1:${apiPort}`, 'kitsune api', api.pid, bothKinds);
+      ctx.results.ingest = { kitsune: kitsuneRuns, bare: bareRuns, kafka: kafkaRuns, ...(goRuns ? { go: goRuns } : {}) };
       const memory = memoryUnderLoad(api, 'the ingest runs');
       if (memory) ctx.results.memory.api = memory;
     } finally {

@@ -81,6 +81,24 @@ function snapshot(groups: Record<string, CpuGroup>): Snapshot {
   return { at: performance.now(), machine: machineTicks(), groups: totals };
 }
 
+/**
+ * Starts a window; the returned function ends it and gives each group's CPU time in seconds,
+ * unrounded (10 ms resolution per process), and the window's length.
+ */
+export function cpuTimeWindow(groups: Record<string, CpuGroup>): () => { seconds: number; cpu: Record<string, number> } {
+  const start = snapshot(groups);
+  return () => {
+    const end = snapshot(groups);
+    const cpu: Record<string, number> = {};
+    for (const label of Object.keys(groups)) {
+      let ticks = 0;
+      for (const [pid, now] of end.groups[label]!) ticks += now - (start.groups[label]!.get(pid) ?? 0);
+      cpu[label] = ticks / ticksPerSecond;
+    }
+    return { seconds: (end.at - start.at) / 1000, cpu };
+  };
+}
+
 /** Starts a window; the returned function ends it and gives each group's cores. */
 export function cpuWindow(groups: Record<string, CpuGroup>): () => CpuShares {
   const start = snapshot(groups);

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { repoRoot } from '../../scripts/services/state.ts';
 import { migrate, migrationFolders } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
+import { createKafkaTransport } from '../../src/transport/kafka/index.ts';
 
 export interface BenchTopics {
   dbEvents: string;
@@ -32,6 +33,20 @@ export function benchTopics(prefix: string): BenchTopics {
     env: { KITSUNE_TOPIC_DB_EVENTS: dbEvents, KITSUNE_TOPIC_APP_LOGS: appLogs, KITSUNE_TOPIC_DB_RESULTS: dbResults },
     all: [dbEvents, `${dbEvents}.dlq`, appLogs, `${appLogs}.dlq`, dbResults],
   };
+}
+
+/** Creates a run's topics as Kitsune would at start-up: db-events 6 partitions, app-logs 3, db-results 6. */
+export async function createTopics(brokers: string[], topics: BenchTopics): Promise<void> {
+  const transport = createKafkaTransport({ brokers, clientId: 'bench-setup' });
+  try {
+    await transport.ensureTopics([
+      { name: topics.dbEvents, partitions: 6 },
+      { name: topics.appLogs, partitions: 3 },
+      { name: topics.dbResults, partitions: 6 },
+    ]);
+  } finally {
+    await transport.close();
+  }
 }
 
 /** Deletes what exists of `names`; failures are reported, never thrown (cleanup must not mask a result). */

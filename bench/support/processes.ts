@@ -48,7 +48,9 @@ export interface Spawned {
 }
 
 export interface SpawnOptions {
-  /** Arguments after `node`, e.g. ['bin/kitsune.js', 'api']. */
+  /** The executable. (Default: this Node) */
+  command?: string;
+  /** Arguments after the executable, e.g. ['bin/kitsune.js', 'api'] after `node`. */
   args: string[];
   env: Record<string, string>;
   /** A stdout line that means "ready". */
@@ -79,7 +81,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 export async function spawnProcess(options: SpawnOptions): Promise<Spawned> {
   const started = process.hrtime.bigint();
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...options.args], {
+  const child = spawn(options.command ?? process.execPath, [...(options.nodeFlags ?? []), ...options.args], {
     cwd: repoRoot,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -151,10 +153,14 @@ export const readyLines = {
 
 export type Role = keyof typeof readyLines;
 
-/** Starts `kitsune <role>`; with `profileDir`, under --cpu-prof (written when it exits). */
-export function spawnRole(role: Role, env: Record<string, string>, profileDir?: string): Promise<Spawned> {
+/**
+ * Starts `kitsune <role>`; with `profileDir`, under --cpu-prof (written when it exits). `root` is
+ * the checkout whose bin/kitsune.js runs (Default: this one; bench/compare.ts passes another
+ * commit's tree).
+ */
+export function spawnRole(role: Role, env: Record<string, string>, profileDir?: string, root = repoRoot): Promise<Spawned> {
   const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
-  return spawnProcess({ args: ['bin/kitsune.js', role], env, ready: readyLines[role], nodeFlags, label: `kitsune ${role}` });
+  return spawnProcess({ args: [join(root, 'bin', 'kitsune.js'), role], env, ready: readyLines[role], nodeFlags, label: `kitsune ${role}` });
 }
 
 /** The bare Fastify baseline (bench/support/bare-server.ts) on `port`. */

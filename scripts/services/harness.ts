@@ -10,7 +10,7 @@ import { isAlive, startEmbeddedPostgres, stopByPid } from '../../src/db/embedded
 import { kafkaUnavailableReason, startKafka } from './kafka.ts';
 import { schemaRegistryUnavailableReason, startSchemaRegistry } from './schema-registry.ts';
 import { freePort } from '../../src/cli/ports.ts';
-import { readState, servicesDir, writeState, type ServicesState } from './state.ts';
+import { readState, servicesDir, writeState, type KafkaState, type ServicesState } from './state.ts';
 
 export interface Services {
   /** Bootstrap address, or undefined when no broker can run here (see kafkaSkipReason). */
@@ -33,6 +33,8 @@ export interface UpOptions {
   requireKafka: boolean;
   /** Start (or reuse) a schema registry too; `'required'` throws when none can run here. */
   schemaRegistry?: boolean | 'required';
+  /** Kafka nodes to start; a running cluster of another size is an error. (Default: reuse any, else 1) */
+  brokers?: number;
 }
 
 const log = (line: string): void => void process.stderr.write(`services: ${line}\n`);
@@ -112,20 +114,24 @@ async function bringUp(options: UpOptions, state: ServicesState, started: Servic
   let kafkaSkipReason: string | undefined;
   if (kafkaBrokers) {
     log('Kafka: using KAFKA_BROKERS from the environment');
-  } else if (state.kafka && isAlive(state.kafka.pid)) {
+  } else if (state.kafka && kafkaPids(state.kafka).every(isAlive)) {
+    const running = kafkaPids(state.kafka).length;
+    if (options.brokers !== undefined && options.brokers !== running) {
+      throw new Error(`Kafka already runs with ${running} broker(s), not ${options.brokers}: \`npm run services -- down\` first`);
+    }
     kafkaBrokers = state.kafka.brokers;
-    log(`Kafka: reusing pid ${state.kafka.pid}`);
+    log(`Kafka: reusing pid ${kafkaPids(state.kafka).join(', ')}`);
   } else {
     kafkaSkipReason = kafkaUnavailableReason();
     if (kafkaSkipReason && options.requireKafka) throw new Error(`Kafka is required but ${kafkaSkipReason}`);
     if (!kafkaSkipReason) {
       const t0 = Date.now();
-      const kafka = await startKafka(dir);
+      const kafka = await startKafka(dir, { brokers: options.brokers ?? 1 });
       state.kafka = kafka;
       await writeState(dir, state);
       kafkaBrokers = kafka.brokers;
       started.push('kafka');
-      log(`Kafka: started pid ${kafka.pid} at ${kafka.brokers} in ${Date.now() - t0} ms`);
+      log(`Kafka: started pid ${kafkaPids(kafka).join(', ')} at ${kafka.brokers} in ${Date.now() - t0} ms`);
     }
   }
 
@@ -133,8 +139,8 @@ async function bringUp(options: UpOptions, state: ServicesState, started: Servic
     postgresDsn,
     started,
     ...(kafkaBrokers ? { kafkaBrokers } : {}),
-    // Only a broker this harness runs may be paused by tests, even when named in the environment.
-    ...(state.kafka && state.kafka.brokers === kafkaBrokers && isAlive(state.kafka.pid) ? { kafkaPid: state.kafka.pid } : {}),
+    // Only a single broker this harness runs may be paused by tests, even when named in the environment.
+    ...(state.kafka && !state.kafka.nodes && state.kafka.brokers === kafkaBrokers && isAlive(state.kafka.pid) ? { kafkaPid: state.kafka.pid } : {}),
     ...(kafkaSkipReason ? { kafkaSkipReason } : {}),
   };
 }
@@ -150,9 +156,10 @@ export async function down(only?: ServiceName[]): Promise<void> {
     await writeState(dir, state);
   }
   if (state.kafka && (!only || only.includes('kafka'))) {
-    log(`Kafka: stopping pid ${state.kafka.pid}`);
-    await stopByPid(state.kafka.pid, 'SIGTERM');
-    await rm(state.kafka.dataDir, { recursive: true, force: true });
+    const { kafka } = state;
+    log(`Kafka: stopping pid ${kafkaPids(kafka).join(', ')}`);
+    await Promise.all(kafkaPids(kafka).map((pid) => stopByPid(pid, 'SIGTERM')));
+    for (const dataDir of kafka.nodes?.map((node) => node.dataDir) ?? [kafka.dataDir]) await rm(dataDir, { recursive: true, force: true });
     delete state.kafka;
     await writeState(dir, state);
   }
@@ -163,6 +170,9 @@ export async function down(only?: ServiceName[]): Promise<void> {
     await writeState(dir, state);
   }
 }
+
+/** Every node's PID: one for a single broker. */
+const kafkaPids = (kafka: KafkaState): number[] => kafka.nodes?.map((node) => node.pid) ?? [kafka.pid];
 
 /** Shell lines for `eval "$(npm run -s services -- up)"`. */
 export function exportLines(services: Services): string {

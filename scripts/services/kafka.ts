@@ -1,20 +1,21 @@
 /**
- * A single-node Apache Kafka 4.x broker in KRaft mode, from Maven Central jars.
+ * Apache Kafka 4.x in KRaft mode from Maven Central jars: one node, or a cluster of several
+ * (each node both broker and controller, a static controller quorum of all of them).
  *
  * `services/kafka/pom.xml` names the broker; `mvn dependency:build-classpath` resolves it and its
  * runtime dependencies into ~/.m2 (cached there across runs) and prints the classpath, which is
  * cached beside the state keyed by the pom's hash. Storage is formatted with
- * `kafka.tools.StorageTool format --standalone` and the broker runs with `java` and a modest heap.
+ * `kafka.tools.StorageTool format` and each node runs with `java` and a modest heap.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort } from '../../src/cli/ports.ts';
-import { repoRoot, type KafkaState } from './state.ts';
+import { repoRoot, type KafkaNodeState, type KafkaState } from './state.ts';
 
 const run = promisify(execFile);
 const pomFile = join(repoRoot, 'services', 'kafka', 'pom.xml');
@@ -29,7 +30,7 @@ export function kafkaUnavailableReason(): string | undefined {
   return `${missing.join(' and ')} not found on PATH (the test broker runs Apache Kafka from Maven Central jars)`;
 }
 
-async function classpath(dir: string): Promise<string> {
+export async function classpath(dir: string): Promise<string> {
   const pomHash = createHash('sha256').update(await readFile(pomFile)).digest('hex');
   const cacheFile = join(dir, 'kafka.classpath');
   if (existsSync(cacheFile)) {
@@ -52,27 +53,56 @@ async function classpath(dir: string): Promise<string> {
   return resolved;
 }
 
-/** Kafka's cluster ids are 16 random bytes in unpadded base64url. */
-const newClusterId = (): string => randomBytes(16).toString('base64url');
+/**
+ * Kafka's cluster ids are 16 random bytes in unpadded base64url. Like Kafka's own Uuid.randomUuid,
+ * an id that starts with '-' is drawn again: command-line parsers read it as an option.
+ */
+export function newClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
-function serverProperties(p: { dataDir: string; port: number; controllerPort: number }): string {
+/** Replication of Kafka's internal topics and of topics created without a factor: the cluster's size, at most 3. */
+const replicationFor = (nodes: number): number => Math.min(3, nodes);
+/** One replica may be down and writes with acks=all still succeed; one node has only itself. */
+const minInsyncFor = (nodes: number): number => Math.max(1, Math.min(2, nodes - 1));
+
+interface NodeAddress {
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+}
+
+function serverProperties(node: NodeAddress & { dataDir: string }, cluster: readonly NodeAddress[]): string {
+  const replication = replicationFor(cluster.length);
+  const minInsync = minInsyncFor(cluster.length);
+  const quorum =
+    cluster.length === 1
+      ? `controller.quorum.bootstrap.servers=127.0.0.1:${node.controllerPort}`
+      : `controller.quorum.voters=${cluster.map((n) => `${n.nodeId}@127.0.0.1:${n.controllerPort}`).join(',')}`;
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.bootstrap.servers=127.0.0.1:${p.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
+    `node.id=${node.nodeId}`,
+    quorum,
+    `listeners=PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${node.port}`,
     'controller.listener.names=CONTROLLER',
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
-    `log.dirs=${p.dataDir}`,
-    // One node: every internal topic has one replica.
-    'offsets.topic.replication.factor=1',
+    `log.dirs=${node.dataDir}`,
+    // Internal topics are replicated like Kitsune's own (DESIGN.md §8).
+    `offsets.topic.replication.factor=${replication}`,
     'offsets.topic.num.partitions=6',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `transaction.state.log.replication.factor=${replication}`,
+    `transaction.state.log.min.isr=${minInsync}`,
+    `share.coordinator.state.topic.replication.factor=${replication}`,
+    `share.coordinator.state.topic.min.isr=${minInsync}`,
+    `default.replication.factor=${replication}`,
+    `min.insync.replicas=${minInsync}`,
+    // A replica that lost its leader may not become leader: an acknowledged write is never lost.
+    'unclean.leader.election.enable=false',
     // Tests join and leave groups constantly; do not wait 3 s for more members.
     'group.initial.rebalance.delay.ms=0',
     // Kitsune creates its topics with explicit partition counts; a typo must not create one.
@@ -97,30 +127,98 @@ const log4jProperties = [
   '',
 ].join('\n');
 
-/** Formats fresh storage and starts the broker detached; resolves once it reports itself started. */
-export async function startKafka(dir: string, readyTimeoutMs = 120_000): Promise<KafkaState> {
+/**
+ * Heap per node. One broker gets room for benchmarks; a cluster's nodes share a 2-core machine
+ * with ten Kitsune processes, so each gets less and C1 only (less JIT work while it starts).
+ */
+const jvmFlags = (nodes: number): string[] =>
+  nodes === 1
+    ? ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC']
+    : ['-Xms96m', '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
+
+export interface StartKafkaOptions {
+  /** Nodes in the cluster, each broker and controller. (Default: 1) */
+  brokers?: number;
+  /** (Default: 120_000 ms) */
+  readyTimeoutMs?: number;
+}
+
+/** Formats fresh storage and starts every node detached; resolves once each reports itself started. */
+export async function startKafka(dir: string, options: StartKafkaOptions = {}): Promise<KafkaState> {
+  const count = options.brokers ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`brokers must be a positive integer, got ${count}`);
   await mkdir(dir, { recursive: true });
   const cp = await classpath(dir);
-  const [port, controllerPort] = [await freePort(), await freePort()];
-  const dataDir = join(dir, 'kafka-data');
-  const logFile = join(dir, 'kafka.log');
-  const configFile = join(dir, 'server.properties');
   const log4jFile = join(dir, 'kafka-log4j2.properties');
-  // The standalone controller stores its own endpoint in the metadata log, so a broker on new
-  // ports needs new storage; test data is disposable.
-  await rm(dataDir, { recursive: true, force: true });
-  await writeFile(configFile, serverProperties({ dataDir, port, controllerPort }));
   await writeFile(log4jFile, log4jProperties);
-
-  const jvm = ['-cp', cp, `-Dlog4j2.configurationFile=${log4jFile}`];
-  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', newClusterId(), '-c', configFile]);
-
-  const out = await open(logFile, 'w');
-  const child = spawn(
-    'java',
-    ['-Xms256m', '-Xmx768m', '-XX:+UseG1GC', '-Djava.awt.headless=true', ...jvm, 'kafka.Kafka', configFile],
-    { detached: true, stdio: ['ignore', out.fd, out.fd] },
+  const addresses: NodeAddress[] = [];
+  for (let nodeId = 1; nodeId <= count; nodeId++) addresses.push({ nodeId, port: await freePort(), controllerPort: await freePort() });
+  // One node keeps the file names it always had; a cluster's nodes each get a suffix.
+  const name = (base: string, nodeId: number): string => (count === 1 ? base : `${base}-${nodeId}`);
+  const nodes: KafkaNodeState[] = addresses.map((address) => ({
+    ...address,
+    pid: 0,
+    dataDir: join(dir, name('kafka-data', address.nodeId)),
+    logFile: join(dir, `${name('kafka', address.nodeId)}.log`),
+    configFile: join(dir, `${name('server', address.nodeId)}.properties`),
+  }));
+  const clusterId = newClusterId();
+  await Promise.all(
+    nodes.map(async (node) => {
+      // The controllers store their endpoints in the metadata log, so nodes on new ports need new
+      // storage; test data is disposable.
+      await rm(node.dataDir, { recursive: true, force: true });
+      await writeFile(node.configFile, serverProperties(node, addresses));
+      await formatStorage(cp, log4jFile, node.configFile, clusterId, count === 1);
+      await writeFile(node.logFile, '');
+    }),
   );
+  try {
+    // Started together: a node of a cluster waits for a quorum of controllers before it is up.
+    await Promise.all(
+      nodes.map(async (node) => {
+        const pid = await startKafkaNode({ classpath: cp, log4jFile, heapFlags: jvmFlags(count) }, node, options.readyTimeoutMs);
+        node.pid = pid;
+      }),
+    );
+  } catch (error) {
+    for (const node of nodes) if (node.pid > 0) process.kill(node.pid, 'SIGKILL');
+    throw error;
+  }
+  const first = nodes[0]!;
+  return {
+    pid: first.pid,
+    brokers: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+    dataDir: first.dataDir,
+    logFile: first.logFile,
+    ...(count > 1 ? { nodes, classpath: cp, log4jFile, jvm: jvmFlags(count) } : {}),
+  };
+}
+
+/** `--cluster-id=<id>` in one argument, so no id can be taken for an option. */
+export async function formatStorage(cp: string, log4jFile: string, configFile: string, clusterId: string, standalone: boolean): Promise<void> {
+  const jvm = ['-cp', cp, `-Dlog4j2.configurationFile=${log4jFile}`];
+  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', ...(standalone ? ['--standalone'] : []), `--cluster-id=${clusterId}`, '-c', configFile]);
+}
+
+export interface KafkaLaunch {
+  classpath: string;
+  log4jFile: string;
+  heapFlags: readonly string[];
+}
+
+/**
+ * Starts one node on its existing storage (a first start, or a restart after it was killed) and
+ * resolves with its PID once its log says it started. Appends to the node's log file.
+ */
+export async function startKafkaNode(launch: KafkaLaunch, node: KafkaNodeState, readyTimeoutMs = 120_000): Promise<number> {
+  const from = existsSync(node.logFile) ? (await stat(node.logFile)).size : 0;
+  const out = await open(node.logFile, 'a');
+  const jvm = ['-cp', launch.classpath, `-Dlog4j2.configurationFile=${launch.log4jFile}`];
+  const child = spawn('java', [...launch.heapFlags, '-Djava.awt.headless=true', ...jvm, 'kafka.Kafka', node.configFile], {
+    detached: true,
+    stdio: ['ignore', out.fd, out.fd],
+  });
   await out.close();
   child.unref();
   let exited: string | undefined;
@@ -129,15 +227,14 @@ export async function startKafka(dir: string, readyTimeoutMs = 120_000): Promise
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
-    const log = await readFile(logFile, 'utf8');
-    if (log.includes('Kafka Server started')) break;
-    if (exited !== undefined) throw new Error(`Kafka (java) ${exited} during startup; see ${logFile}`);
+    const log = (await readFile(node.logFile)).subarray(from).toString('utf8');
+    // Set: the broker logged that it started.
+    if (log.includes('Kafka Server started')) return child.pid!;
+    if (exited !== undefined) throw new Error(`Kafka node ${node.nodeId} (java) ${exited} during startup; see ${node.logFile}`);
     if (Date.now() > deadline) {
       if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      throw new Error(`Kafka did not start within ${readyTimeoutMs} ms; see ${logFile}`);
+      throw new Error(`Kafka node ${node.nodeId} did not start within ${readyTimeoutMs} ms; see ${node.logFile}`);
     }
     await sleep(100);
   }
-  // Set: the broker logged that it started.
-  return { pid: child.pid!, brokers: `127.0.0.1:${port}`, dataDir, logFile };
 }

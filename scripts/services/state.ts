@@ -10,11 +10,28 @@ import { writePrivateFile } from '../../src/db/embedded.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface KafkaState {
+export interface KafkaNodeState {
+  nodeId: number;
   pid: number;
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  logFile: string;
+  configFile: string;
+}
+
+export interface KafkaState {
+  /** The first node's (the only one's, for a single broker). */
+  pid: number;
+  /** Bootstrap addresses, comma separated. */
   brokers: string;
   dataDir: string;
   logFile: string;
+  /** A cluster's nodes, and what restarts one of them; absent for a single broker. */
+  nodes?: KafkaNodeState[];
+  classpath?: string;
+  log4jFile?: string;
+  jvm?: string[];
 }
 
 export interface PostgresState {

@@ -65,7 +65,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     `\nKitsune is ready at ${url} (${mode}) in ${seconds.toFixed(1)} s. Try:\n\n` +
       `  curl -s -X POST ${url}/execute -H 'content-type: application/json' \\\n` +
       `    -d '{"command":"create_user","version":"1","payload":{"name":"Ada","email":"ada@example.com"},"log":{"level":"INFO","message":"User created"}}'\n` +
-      `  curl -s '${url}/events/<id>?wait=5'\n\nCtrl-C stops it.\n\n`,
+      `  curl -s '${url}/events/<id>?wait=5'\n\nOr open ${url}/console in a browser. Ctrl-C stops it.\n\n`,
   );
   await onShutdownSignal(logger);
   // The API stops first (no new commands), then the log worker and the DB worker finish what they hold.

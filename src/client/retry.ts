@@ -1,9 +1,10 @@
 /**
- * When the client tries again: exponential backoff with full jitter (AWS's "Exponential Backoff
- * and Jitter": sleep = random(0, min(max, base · 2^n))), never sooner than the server's
- * Retry-After. Full jitter spreads a crowd of clients that failed together, so they do not come
- * back together.
+ * When the client tries again: Kitsune's backoff (src/backoff.ts: exponential, full jitter), never
+ * sooner than the server's Retry-After. Full jitter spreads a crowd of clients that failed
+ * together, so they do not come back together.
  */
+import { backoffMs } from '../backoff.ts';
+
 export interface RetryPolicy {
   /** Retries after the first attempt; 0 disables retrying. (Default: 3) */
   retries: number;
@@ -28,18 +29,12 @@ export const retryDefaults = {
 /** Statuses worth another try: overload (429) and the gateway/unavailable family. */
 export const retryableStatuses: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
-/** Backoff before retry number `retry` (1 for the first), full jitter. */
-export function backoffMs(retry: number, policy: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
-}
-
 /**
  * Delay before retry number `retry`: the Retry-After the server sent, plus jitter so that every
  * client told "5 seconds" does not return in the same millisecond; else plain backoff.
  */
 export function retryDelayMs(retry: number, retryAfterMs: number | undefined, policy: RetryPolicy, random: () => number = Math.random): number {
-  const jitter = backoffMs(retry, policy, random);
+  const jitter = backoffMs(retry, { baseMs: policy.baseMs, maxMs: policy.maxMs, random });
   return retryAfterMs === undefined ? jitter : retryAfterMs + jitter;
 }
 

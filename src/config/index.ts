@@ -52,6 +52,19 @@ export interface Config {
   kafkaFetchMinBytes: number;
   /** KITSUNE_KAFKA_FETCH_MAX_WAIT_MS: the most a fetch waits for more data; the latency it adds while traffic is light. (Default: 50) */
   kafkaFetchMaxWaitMs: number;
+  /**
+   * KITSUNE_KAFKA_REPLICATION_FACTOR: replicas of each topic Kitsune creates; with 3 or more,
+   * `min.insync.replicas` is 2, so an acknowledged event survives the loss of a broker. Existing
+   * topics keep theirs. (Default: the cluster's broker count, at most 3)
+   */
+  kafkaReplicationFactor: number | undefined;
+  /**
+   * KITSUNE_KAFKA_LINGER_MS: how long a produce request waits for more records, and only while
+   * publishes arrive faster than this (a lone request is sent at once). Each produce request costs
+   * the API a fixed amount of CPU, so at moderate rates fewer, fuller requests cost less per event
+   * (docs/performance.md); 0 sends on the next turn of the event loop. (Default: 5)
+   */
+  kafkaLingerMs: number;
   /** POSTGRES_DSN; unset means an embedded server under dataDir. (Default: unset) */
   postgresDsn: string | undefined;
   /** LOKI_URL; unset means logs are kept in PostgreSQL and served at GET /logs. (Default: unset) */
@@ -144,6 +157,7 @@ export const configDefaults = {
   lokiTimeoutMs: 10_000,
   kafkaFetchMinBytes: 65_536,
   kafkaFetchMaxWaitMs: 50,
+  kafkaLingerMs: 5,
   dataDir: './.kitsune',
   registryPath: './commands/registry.yaml',
   migrationsDir: './migrations',
@@ -281,6 +295,8 @@ export function loadConfig(env: Env = process.env): Config {
     groupId: text('KAFKA_GROUP_ID') ?? configDefaults.groupId,
     kafkaFetchMinBytes: integer('KITSUNE_KAFKA_FETCH_MIN_BYTES', configDefaults.kafkaFetchMinBytes, 1, 16 * 1_048_576),
     kafkaFetchMaxWaitMs: integer('KITSUNE_KAFKA_FETCH_MAX_WAIT_MS', configDefaults.kafkaFetchMaxWaitMs, 1, 30_000),
+    kafkaReplicationFactor: text('KITSUNE_KAFKA_REPLICATION_FACTOR') === undefined ? undefined : integer('KITSUNE_KAFKA_REPLICATION_FACTOR', 1, 1, 32),
+    kafkaLingerMs: integer('KITSUNE_KAFKA_LINGER_MS', configDefaults.kafkaLingerMs, 0, 1_000),
     postgresDsn: url('POSTGRES_DSN'),
     lokiUrl: url('LOKI_URL'),
     lokiTenant: text('KITSUNE_LOKI_TENANT'),

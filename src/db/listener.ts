@@ -7,8 +7,9 @@
  * something, it never loses it.
  */
 import pg from 'pg';
+import { backoffMs, type BackoffPolicy } from '../backoff.ts';
 
-const backoff = { initialMs: 100, maxMs: 5_000 } as const;
+const backoff: BackoffPolicy = { baseMs: 100, maxMs: 5_000 };
 
 export interface ListenerOptions {
   /** Connection settings for the dedicated client (the pool's own, so auth and TLS match). */
@@ -30,7 +31,8 @@ export class NotificationListener {
   #client: pg.Client | undefined;
   #started = false;
   #closed = false;
-  #delayMs: number = backoff.initialMs;
+  /** Failed connection attempts since LISTEN was last in place. */
+  #failures = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #connecting: Promise<void> | undefined;
 
@@ -87,16 +89,16 @@ export class NotificationListener {
       return;
     }
     this.#client = client;
-    this.#delayMs = backoff.initialMs;
+    this.#failures = 0;
     this.#options.onListening();
   }
 
   #retryLater(): void {
     if (this.#closed || this.#retryTimer) return;
+    this.#failures += 1;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#connecting = this.#connect();
-    }, this.#delayMs);
-    this.#delayMs = Math.min(this.#delayMs * 2, backoff.maxMs);
+    }, backoffMs(this.#failures, backoff));
   }
 }

@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import type { Registry } from '../commands/index.ts';
 import { Pipeline } from '../db/pipeline.ts';
-import { executeBatch, OutcomeStatuses, type Outcome } from '../apps/db-worker/execute-batch.ts';
+import { executeBatch, OutcomeStatuses, type Outcome } from '../execution/index.ts';
 import type { DeadLetter } from './records.ts';
 import { queries } from './state.ts';
 

@@ -1,17 +1,17 @@
 /**
  * A dead letter as the operator sees it: the original event (decoded when it can be) and what
- * the dead-letter headers say about its failure. See transport/middleware/dead-letter.ts for the
+ * the dead-letter headers say about its failure. See transport/dead-letter.ts for the
  * headers, which this reads and never rewrites.
  */
 import { decodeEvent, type CommandEvent } from '../events/envelope.ts';
-import { dlqHeaders } from '../transport/middleware/dead-letter.ts';
+import { dlqHeaders } from '../transport/dead-letter.ts';
 import { reservedHeaders, type OutgoingMessage, type ReceivedMessage } from '../transport/types.ts';
 
 /** Headers a replay adds to the event it republishes. */
 export const replayHeaders = {
   /**
    * How many times this event was replayed from a DLQ (decimal). It survives the next dead letter
-   * (the dead-letter middleware keeps every header but its own), which is what the loop guard reads.
+   * (a dead letter keeps every header but its own), which is what the loop guard reads.
    */
   count: 'kitsune-replay-count',
   /** ISO 8601 time of the replay. */

@@ -15,12 +15,12 @@
  *   extra pushes per bad entry in a batch of n.
  */
 import { ErrorCodes, KitsuneError } from '../errors.ts';
-import { backoffDefaults, createBackoff, sleep, type BackoffOptions } from './backoff.ts';
+import { backoffMs, wait, type BackoffPolicy } from '../backoff.ts';
 import type { LokiPusher } from './client.ts';
 import { LokiPushError, type LokiFailure } from './errors.ts';
 import { StreamQueue, Submission, type Pending } from './stream-queue.ts';
 import { acceptedOutcome, streamKey, type EntryOutcome, type LokiEntry, type LokiLabels } from './types.ts';
-import { checkNumber, runHook } from '../transport/middleware/support.ts';
+import { checkNumber, runHook } from '../checks.ts';
 
 /** One entry and the stream it belongs to. */
 export interface StreamEntry {
@@ -52,7 +52,8 @@ export interface LokiBatcherOptions {
   batchWaitMs?: number;
   /** Pushes in flight at once, each for a different stream. (Default: 8) */
   maxConcurrentPushes?: number;
-  backoff?: BackoffOptions;
+  /** Between tries of a push, never sooner than Loki's Retry-After. (Default: 250 ms doubling to 10 s) */
+  backoff?: Partial<BackoffPolicy>;
   /** After every push attempt, for latency metrics; must not throw. (Default: none) */
   onPush?: (info: PushInfo) => void;
   /** Before each wait between tries; must not throw. (Default: none) */
@@ -63,7 +64,7 @@ export const batcherDefaults = {
   batchBytes: 1_048_576,
   batchWaitMs: 1_000,
   maxConcurrentPushes: 8,
-  backoff: backoffDefaults,
+  backoff: { baseMs: 250, maxMs: 10_000 },
 } as const satisfies Required<Omit<LokiBatcherOptions, 'pusher' | 'onPush' | 'onRetry'>>;
 
 function closedError(cause?: unknown): KitsuneError {
@@ -78,7 +79,7 @@ export class LokiBatcher {
   readonly #batchBytes: number;
   readonly #batchWaitMs: number;
   readonly #maxConcurrent: number;
-  readonly #backoff: (attempt: number, retryAfterMs: number | undefined) => number;
+  readonly #backoff: BackoffPolicy;
   readonly #onPush: LokiBatcherOptions['onPush'];
   readonly #onRetry: LokiBatcherOptions['onRetry'];
   readonly #streams = new Map<string, StreamQueue>();
@@ -95,7 +96,9 @@ export class LokiBatcher {
       min: 1,
       integer: true,
     });
-    this.#backoff = createBackoff(options.backoff);
+    const baseMs = checkNumber('loki batcher', 'backoff.baseMs', options.backoff?.baseMs ?? batcherDefaults.backoff.baseMs, { min: 0 });
+    const maxMs = checkNumber('loki batcher', 'backoff.maxMs', options.backoff?.maxMs ?? batcherDefaults.backoff.maxMs, { min: baseMs });
+    this.#backoff = { baseMs, maxMs, ...(options.backoff?.random ? { random: options.backoff.random } : {}) };
     this.#onPush = options.onPush;
     this.#onRetry = options.onRetry;
   }
@@ -241,12 +244,12 @@ export class LokiBatcher {
         if (!(thrown instanceof LokiPushError)) throw thrown;
         this.#report({ entries: entries.length, durationMs: performance.now() - started, outcome: thrown.failure });
         if (!thrown.retryable) return thrown;
-        const delayMs = this.#backoff(attempt, thrown.retryAfterMs);
+        const delayMs = Math.max(backoffMs(attempt, this.#backoff), thrown.retryAfterMs ?? 0);
         const onRetry = this.#onRetry;
         if (onRetry) {
           runHook('onRetry', () => onRetry({ failure: thrown.failure, attempt, delayMs, entries: entries.length, error: thrown }));
         }
-        await sleep(delayMs, signal);
+        await wait(delayMs, signal);
       }
     }
   }

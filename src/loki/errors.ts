@@ -33,7 +33,7 @@ export class LokiPushError extends KitsuneError {
   readonly failure: LokiFailure;
   /** HTTP status, when Loki answered. */
   readonly status: number | undefined;
-  /** From Retry-After, in ms; read by the backoff (and by the retry middleware, same property). */
+  /** From Retry-After, in ms; read by the backoff. */
   readonly retryAfterMs: number | undefined;
 
   constructor(

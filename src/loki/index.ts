@@ -11,7 +11,5 @@ export { LokiClient, encodePushBody, lokiClientDefaults, maxRetryAfterMs, parseR
 export type { LokiClientOptions, LokiPusher } from './client.ts';
 export { LokiFailures, LokiPushError } from './errors.ts';
 export type { LokiFailure } from './errors.ts';
-export { backoffDefaults } from './backoff.ts';
-export type { BackoffOptions } from './backoff.ts';
 export { entryBytes, streamKey } from './types.ts';
 export type { EntryOutcome, LokiEntry, LokiLabels } from './types.ts';

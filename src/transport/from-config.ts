@@ -16,7 +16,12 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
       clientId: config.serviceName,
       fetchMinBytes: config.kafkaFetchMinBytes,
       maxWaitTimeMs: config.kafkaFetchMaxWaitMs,
-      onError: (error) => logger.warn({ err: error }, 'Kafka client error; retrying'),
+      ...(config.kafkaReplicationFactor ? { replicationFactor: config.kafkaReplicationFactor } : {}),
+      lingerMs: config.kafkaLingerMs,
+      // Handler failures are redelivered and reported by the worker that owns the handler, which
+      // names the system at fault (a PostgreSQL outage is not a Kafka error).
+      onError: (error, source) =>
+        source === 'handler' ? logger.debug({ err: error, source }, 'handler failed; redelivering') : logger.warn({ err: error, source }, 'Kafka client error; retrying'),
     });
   }
   if (!pool) throw new Error('the Postgres log transport needs a PostgreSQL pool (set POSTGRES_DSN or use the embedded mode)');

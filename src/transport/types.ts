@@ -48,9 +48,6 @@ export type Handler = (message: ReceivedMessage) => Promise<void>;
  */
 export type BatchHandler = (messages: readonly ReceivedMessage[]) => Promise<void>;
 
-/** Wraps a handler with one cross-cutting behaviour (retry, dead letter, breaker, timeout). */
-export type Middleware = (next: Handler) => Handler;
-
 export interface TopicSpec {
   name: string;
   partitions: number;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { backoffMs, parseRetryAfter, retryDelayMs, retryDefaults } from '../../src/client/retry.ts';
+import { parseRetryAfter, retryDelayMs, retryDefaults } from '../../src/client/retry.ts';
 import { createClient, KitsuneClientError } from '../../src/client/index.ts';
 
 interface Seen {
@@ -196,15 +196,7 @@ describe('client retries', () => {
   });
 });
 
-describe('backoff', () => {
-  test('full jitter stays under a ceiling that doubles per retry and stops at maxMs', () => {
-    const policy = { baseMs: 100, maxMs: 1_000 };
-    assert.equal(backoffMs(1, policy, () => 0.999), 99);
-    assert.equal(backoffMs(3, policy, () => 0.999), 399);
-    assert.equal(backoffMs(10, policy, () => 0.999), 999);
-    assert.equal(backoffMs(4, policy, () => 0), 0);
-  });
-
+describe('Retry-After', () => {
   test('Retry-After reads delay-seconds and HTTP dates, and the delay never undercuts it', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
     assert.equal(parseRetryAfter('7', now), 7_000);

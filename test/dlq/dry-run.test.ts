@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { executeBatch } from '../../src/apps/db-worker/execute-batch.ts';
+import { executeBatch } from '../../src/execution/index.ts';
 import type { Registry } from '../../src/commands/index.ts';
 import { dryRun } from '../../src/dlq/dry-run.ts';
 import { suitePool } from '../support/database.ts';

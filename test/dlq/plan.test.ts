@@ -10,7 +10,7 @@ import { encodeEvent, type CommandEvent } from '../../src/events/envelope.ts';
 import { advancedBookmarks, LetterStates, plan, type PlanOptions } from '../../src/dlq/plan.ts';
 import { readDeadLetter, replayHeaders, replayMessage, type DeadLetter } from '../../src/dlq/records.ts';
 import { idempotencyKeyOf } from '../../src/dlq/state.ts';
-import { dlqHeaders } from '../../src/transport/middleware/dead-letter.ts';
+import { dlqHeaders } from '../../src/transport/dead-letter.ts';
 import { repoRoot } from '../../scripts/services/state.ts';
 import { deadLetterOf, userEvent } from './support.ts';
 

@@ -2,7 +2,7 @@
 import { encodeEvent, type CommandEvent } from '../../src/events/envelope.ts';
 import { newEventId } from '../../src/events/ids.ts';
 import { readDeadLetter, type DeadLetter } from '../../src/dlq/records.ts';
-import { deadLetterMessage } from '../../src/transport/middleware/dead-letter.ts';
+import { deadLetterMessage } from '../../src/transport/dead-letter.ts';
 import type { ReceivedMessage } from '../../src/transport/types.ts';
 
 export function userEvent(email: string, overrides: Partial<CommandEvent> = {}): CommandEvent {

@@ -26,7 +26,7 @@ function batcherFor(t: TestContext, loki: LokiTestServer, options: Partial<LokiB
   const batcher = new LokiBatcher({
     pusher: new LokiClient({ url: loki.url, timeoutMs: timeoutMs ?? 60_000 }),
     batchWaitMs: 50,
-    backoff: { initialDelayMs: 10, maxDelayMs: 50 },
+    backoff: { baseMs: 10, maxMs: 50 },
     ...rest,
   });
   t.after(() => batcher.close());

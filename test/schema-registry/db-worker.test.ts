@@ -12,7 +12,7 @@ import type { Registry } from '../../src/commands/index.ts';
 import { encodeEvent, eventHeaders } from '../../src/events/envelope.ts';
 import { schemaIdHeader, unframe } from '../../src/events/wire-format.ts';
 import { openSchemaRegistry, type SchemaRegistryRuntime } from '../../src/schema-registry/index.ts';
-import { dlqHeaders } from '../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../src/transport/dead-letter.ts';
 import type { ReceivedMessage, Transport } from '../../src/transport/types.ts';
 import { createDatabase } from '../support/database.ts';
 import { kafkaSkip, schemaRegistrySkip, schemaRegistryUrl } from '../support/services.ts';

@@ -86,9 +86,11 @@ const mutated: fc.Arbitrary<RawRecord> = fc.oneof(
       fromEvent(set(goodEvent(), path, value), 'dead', 'dead', `${path.join('.')} = ${JSON.stringify(value)}`),
     ),
   },
-  fc.tuple(fc.constantFrom(...envelopeStrings, ...objects), notAString).map(([path, value]) =>
-    fromEvent(set(goodEvent(), path, value), 'dead', 'dead', `${path.join('.')} = ${JSON.stringify(value)}`),
-  ),
+  fc.tuple(fc.constantFrom(...envelopeStrings, ...objects), notAString).map(([path, value]) => {
+    // An empty payload is still an object: the log worker stores its line, the DB worker's schema refuses it.
+    const emptyPayload = path[0] === 'payload' && typeof value === 'object' && value !== null && !Array.isArray(value);
+    return fromEvent(set(goodEvent(), path, value), 'dead', emptyPayload ? 'ok' : 'dead', `${path.join('.')} = ${JSON.stringify(value)}`);
+  }),
   fc.constantFrom(...envelopeStrings, ...objects).map((path) => fromEvent(set(goodEvent(), path, undefined), 'dead', 'dead', `${path.join('.')} missing`)),
   fc.integer({ min: 257, max: 100_000 }).map(deeplyNested),
   // Valid envelopes the DB worker must refuse and the log worker must store.

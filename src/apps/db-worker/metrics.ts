@@ -3,8 +3,8 @@
  * the registry, breaker state, KITSUNE_* failure codes), so cardinality stays bounded.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CircuitState } from '../../transport/middleware/index.ts';
-import { OutcomeStatuses } from './execute-batch.ts';
+import type { CircuitState } from '../../transport/circuit-breaker.ts';
+import { OutcomeStatuses } from '../../execution/index.ts';
 import type { DbWorkerHooks } from './worker.ts';
 
 /** KITSUNE_STATEMENT_FAILED → statement_failed; anything outside that closed form → other. */
@@ -64,7 +64,7 @@ export function dbWorkerMetrics(registry: Registry): DbWorkerHooks {
       events.inc({ status, command, version });
       if (status === OutcomeStatuses.deadLettered) deadLetters.inc({ reason: reasonLabel(failureCode) });
     },
-    onRetry: (code, count) => retries.inc({ reason: reasonLabel(code) }, count),
+    onRetry: ({ code, events }) => retries.inc({ reason: reasonLabel(code) }, events),
     onBatch: (size, seconds) => {
       batches.observe(seconds);
       batchSize.observe(size);

@@ -11,9 +11,9 @@
 import type { Logger } from 'pino';
 import { isRetryable, toError } from '../../errors.ts';
 import { storable } from '../../events/text.ts';
-import { deadLetterMessage, dlqHeaders } from '../../transport/middleware/index.ts';
+import { deadLetterMessage, dlqHeaders } from '../../transport/dead-letter.ts';
 import type { OutgoingMessage, Publisher } from '../../transport/types.ts';
-import { OutcomeStatuses, type Outcome } from './execute-batch.ts';
+import { OutcomeStatuses, type Outcome } from '../../execution/index.ts';
 
 /** The record published to db-results for each outcome. At least once: consumers deduplicate by event_id. */
 export function resultRecord(outcome: Outcome): OutgoingMessage {

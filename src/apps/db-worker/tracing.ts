@@ -9,7 +9,7 @@ import type { Registry } from '../../commands/index.ts';
 import { startProcessSpans, type ProcessSpans } from '../../observability/consumer-tracing.ts';
 import { tracer } from '../../observability/tracing.ts';
 import type { OutgoingMessage, ReceivedMessage } from '../../transport/types.ts';
-import { OutcomeStatuses, type Outcome } from './execute-batch.ts';
+import { OutcomeStatuses, type Outcome } from '../../execution/index.ts';
 
 export interface BatchTrace {
   /** The statements of `outcomes` ran from the batch's start until now. */

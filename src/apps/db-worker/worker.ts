@@ -1,20 +1,20 @@
 /**
  * createDbWorker(deps): consumes db-events and runs each command on PostgreSQL exactly once in
- * effect (see execute-batch.ts), publishes every outcome to db-results and every dead letter to
+ * effect (see src/execution/), publishes every outcome to db-results and every dead letter to
  * db-events.dlq, and pauses consumption through a circuit breaker while PostgreSQL is down, so
  * an outage never sends an event to the DLQ.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { backoffMs, wait } from '../../backoff.ts';
 import type { Registry } from '../../commands/index.ts';
-import { KitsuneError } from '../../errors.ts';
+import { ErrorCodes, KitsuneError } from '../../errors.ts';
 import { PartialBatchError } from '../../transport/partial-batch.ts';
-import { CircuitBreaker, type CircuitState } from '../../transport/middleware/index.ts';
+import { CircuitBreaker, type CircuitState } from '../../transport/circuit-breaker.ts';
 import type { EventSchemaCheck } from '../../schema-registry/index.ts';
 import type { ReceivedMessage, Subscription, Transport } from '../../transport/types.ts';
 import { traceBatch, type BatchTrace } from './tracing.ts';
-import { EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from './execute-batch.ts';
+import { DatabaseUnavailableError, EventRetryError, executeBatch, OutcomeStatuses, type Outcome, type OutcomeStatus } from '../../execution/index.ts';
 import { publishOutcomes } from './outcome-records.ts';
 
 export interface DbWorkerOptions {
@@ -22,11 +22,13 @@ export interface DbWorkerOptions {
   maxBatchSize: number;
   /** Transient failures of one event before it is dead-lettered; outages do not count. (Default: 10) */
   maxTransientAttempts: number;
-  /** First backoff after a failed batch; doubles per consecutive failure, full jitter. (Default: 100 ms) */
+  /** Ceiling of the first backoff after a failed batch (src/backoff.ts); doubles per consecutive failure of the partition. (Default: 100 ms) */
   retryBaseMs: number;
   /** (Default: 5_000 ms) */
   retryMaxMs: number;
-  /** Consecutive failed batches that open the breaker. (Default: 3) */
+  /** Jitter of the backoff, uniform in [0, 1); tests pin it. (Default: Math.random) */
+  random?: () => number;
+  /** Consecutive batches failed by a PostgreSQL outage that open the breaker; no other failure counts. (Default: 3) */
   breakerThreshold: number;
   /** First breaker cool-down before probing with `SELECT 1`; doubles up to 30 s. (Default: 1_000 ms) */
   breakerOpenMs: number;
@@ -44,11 +46,27 @@ export const dbWorkerDefaults = {
 export interface DbWorkerHooks {
   /** `failureCode`: why a dead-lettered or conflicting event failed (a closed list of KITSUNE_* codes). */
   onOutcome?: (status: OutcomeStatus, command: string, version: string, failureCode: string | undefined) => void;
-  /** A batch failed and `events` of its events will be delivered again; `code` says why. */
-  onRetry?: (code: string, events: number) => void;
   onBreakerChange?: (from: CircuitState, to: CircuitState) => void;
   onBatch?: (size: number, seconds: number) => void;
+  /** A batch failed and will be redelivered after `delayMs`; `failures` counts its partition's consecutive ones. */
+  onRetry?: (info: BatchRetryInfo) => void;
 }
+
+export interface BatchRetryInfo {
+  partition: number;
+  failures: number;
+  delayMs: number;
+  /** Events of the batch that will be delivered again (those before a partial failure were acknowledged). */
+  events: number;
+  /** Why, as a KITSUNE_* code where the error has one; `unknown` otherwise. */
+  code: string;
+  /** The system at fault, as the log line names it. */
+  system: FailedSystem;
+  error: unknown;
+}
+
+/** Who failed a batch: PostgreSQL down, one event's transient SQLSTATE, or the broker that did not take the results. */
+export type FailedSystem = 'postgresql' | 'postgresql-transient' | 'broker' | 'schema-registry' | 'breaker' | 'unknown';
 
 export interface DbWorkerDeps {
   transport: Transport;
@@ -70,12 +88,33 @@ export interface DbWorker {
   readonly breakerState: CircuitState;
 }
 
+/** The start of the log line of a failed batch: it names the system at fault. */
+const failureLines = (broker: string): Record<FailedSystem, string> => ({
+  postgresql: 'PostgreSQL is unavailable',
+  'postgresql-transient': 'an event failed transiently in PostgreSQL (serialization, deadlock, lock or statement timeout)',
+  broker: `${broker} did not accept the batch's results or dead letters`,
+  'schema-registry': 'the schema registry could not check the batch',
+  breaker: 'the circuit breaker is open (PostgreSQL is unavailable)',
+  unknown: 'the batch failed',
+});
+
+function failedSystem(error: unknown): FailedSystem {
+  const cause = error instanceof PartialBatchError ? error.cause : error;
+  if (cause instanceof DatabaseUnavailableError) return 'postgresql';
+  if (cause instanceof EventRetryError) return 'postgresql-transient';
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (code === ErrorCodes.CIRCUIT_OPEN) return 'breaker';
+  if (code === ErrorCodes.PUBLISH_FAILED || code === ErrorCodes.TRANSPORT_CLOSED) return 'broker';
+  return 'unknown';
+}
+
 export function createDbWorker(deps: DbWorkerDeps): DbWorker {
   const options: DbWorkerOptions = { ...dbWorkerDefaults, ...deps.options };
   const { logger } = deps;
   const dlqTopic = `${deps.topics.dbEvents}.dlq`;
   const abort = new AbortController();
   const failuresByPartition = new Map<number, number>();
+  const lines = failureLines(deps.transport.name === 'kafka' ? 'Kafka' : 'the Postgres log');
   let subscription: Subscription | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -84,6 +123,8 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     openMs: options.breakerOpenMs,
     maxOpenMs: 30_000,
     probe: async () => void (await deps.pool.query('SELECT 1')),
+    // PostgreSQL's outages only: a lock timeout is one event's, a failed publish is the broker's.
+    counts: (error) => error instanceof DatabaseUnavailableError,
     onStateChange: (from, to, info) => {
       const fields = { from, to, consecutiveFailures: info.consecutiveFailures, err: info.error };
       if (to === 'open') logger.warn({ ...fields, openMs: info.openMs }, 'circuit breaker opened: pausing consumption until PostgreSQL answers');
@@ -110,21 +151,29 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
     }
   };
 
-  /** Full-jitter exponential backoff per partition, so a failing partition does not spin. */
-  const backOff = async (partition: number): Promise<void> => {
+  /** Kitsune's backoff per partition (src/backoff.ts), so a failing partition does not spin. */
+  const backOff = async (partition: number, error: unknown, system: FailedSystem, events: number): Promise<void> => {
     const failures = (failuresByPartition.get(partition) ?? 0) + 1;
     failuresByPartition.set(partition, failures);
-    const ceiling = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (failures - 1));
-    await sleep(Math.random() * ceiling, undefined, { signal: abort.signal }).catch(() => undefined);
+    const delayMs = backoffMs(failures, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs, ...(options.random ? { random: options.random } : {}) });
+    const cause = error instanceof PartialBatchError ? error.cause : error;
+    const code = cause instanceof KitsuneError ? cause.code : 'unknown';
+    const retried = events - (error instanceof PartialBatchError ? error.acknowledged : 0);
+    logger.warn({ err: error, partition, events: retried, failures, delayMs, system }, `${lines[system]}; the batch is retried in ${delayMs} ms`);
+    deps.hooks?.onRetry?.({ partition, failures, delayMs, events: retried, code, system, error });
+    await wait(delayMs, abort.signal);
   };
 
   const handle = async (batch: readonly ReceivedMessage[]): Promise<void> => {
     const partition = batch[0]?.partition ?? 0;
     const started = process.hrtime.bigint();
     const traced = traceBatch(batch, { group: deps.group, system: deps.transport.name, registry: deps.registry });
+    let checking = false;
     try {
       // Outside the breaker: a schema registry that cannot answer is not a database outage.
+      checking = true;
       const rejected = await deps.checkEvents?.(batch);
+      checking = false;
       await breaker.execute(async () => {
         try {
           await publish(await executeBatch(deps.pool, deps.registry, batch, rejected ? { ...options, rejected } : options), traced);
@@ -139,10 +188,7 @@ export function createDbWorker(deps: DbWorkerDeps): DbWorker {
       deps.hooks?.onBatch?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       traced?.end(error);
-      logger.warn({ err: error, partition, events: batch.length }, 'batch failed; it will be retried');
-      const cause = error instanceof PartialBatchError ? error.cause : error;
-      deps.hooks?.onRetry?.(cause instanceof KitsuneError ? cause.code : 'unknown', batch.length - (error instanceof PartialBatchError ? error.acknowledged : 0));
-      await backOff(partition);
+      await backOff(partition, error, checking ? 'schema-registry' : failedSystem(error), batch.length);
       throw error;
     }
   };

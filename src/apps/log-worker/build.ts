@@ -5,8 +5,9 @@
  * redelivered, which the sinks absorb (identical Loki entries, unique event id in PostgreSQL).
  */
 import type { Logger } from 'pino';
+import { backoffMs, wait, type BackoffPolicy } from '../../backoff.ts';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
-import { deadLetterMessage } from '../../transport/middleware/index.ts';
+import { deadLetterMessage } from '../../transport/dead-letter.ts';
 import type { Publisher, ReceivedMessage, Subscriber, Subscription } from '../../transport/types.ts';
 import { logLineOf, type LogLine } from './log-line.ts';
 import { LogWorkerMetrics, type LogWorkerCounters } from './metrics.ts';
@@ -63,6 +64,15 @@ interface Letter {
   message: ReceivedMessage;
   error: Error;
   reason: DeadLetterReason;
+}
+
+/** Between redeliveries of a batch that failed as a whole. */
+const retryBackoff: BackoffPolicy = { baseMs: 100, maxMs: 5_000 };
+
+/** The start of the log line of a failed batch: it names the system at fault. */
+function deadLetterFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === ErrorCodes.PUBLISH_FAILED ? 'the dead-letter topic did not accept the batch\'s dead letters' : `storing the log lines failed (${toError(error).message})`;
 }
 
 export function createLogWorker(deps: LogWorkerDeps): LogWorker {
@@ -123,14 +133,27 @@ export function createLogWorker(deps: LogWorkerDeps): LogWorker {
     }
   };
 
+  /** Consecutive failed batches per partition, for the backoff before the redelivery. */
+  const failures = new Map<number, number>();
+  const abort = new AbortController();
+
   /** A process span per record while tracing is on; its Loki push span links to them. */
   const handle = async (messages: readonly ReceivedMessage[]): Promise<void> => {
+    const partition = messages[0]?.partition ?? 0;
     const traced = startProcessSpans(messages, { group, system: deps.messagingSystem ?? 'kafka' });
     try {
       await (traced ? traced.run(() => store(messages)) : store(messages));
       traced?.end();
+      failures.delete(partition);
     } catch (error) {
       traced?.end(error);
+      // The sinks retry their own store; what reaches here is a dead letter the DLQ's broker did
+      // not take, or a sink closed by stop(). Kitsune's backoff (src/backoff.ts) before the redelivery.
+      const failed = (failures.get(partition) ?? 0) + 1;
+      failures.set(partition, failed);
+      const delayMs = backoffMs(failed, retryBackoff);
+      if (!stopping) logger?.warn({ err: error, partition, records: messages.length, failures: failed, delayMs }, `${deadLetterFailure(error)}; the batch is retried in ${delayMs} ms`);
+      await wait(delayMs, abort.signal);
       throw error;
     }
   };
@@ -167,6 +190,7 @@ export function createLogWorker(deps: LogWorkerDeps): LogWorker {
 
     stop(): Promise<void> {
       stopping ??= (async () => {
+        abort.abort();
         // A start() in progress finishes first, so its subscription is closed, not leaked.
         await starting?.catch(() => undefined);
         const current = subscription;

@@ -26,6 +26,9 @@ export interface LogLine {
   spanId?: string | undefined;
 }
 
+/** `2026-01-31T12:00:00Z`, with optional fractions and an offset instead of Z (what the API writes, and RFC 3339). */
+const isoTimestamp = /^[+-]?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
 /**
  * Reads one app-logs record. Throws a non-retryable INVALID_MESSAGE error naming the problem
  * (the record is then dead-lettered with it).
@@ -37,9 +40,10 @@ function traceOf(message: ReceivedMessage): Pick<LogLine, 'traceId' | 'spanId'> 
 
 export function logLineOf(message: ReceivedMessage): LogLine {
   const event = decodeEvent(message.value);
-  const timestampMs = Date.parse(event.metadata.timestamp);
+  // ISO 8601 only: Date.parse alone reads almost anything ('not a date 7' is July 2001).
+  const timestampMs = isoTimestamp.test(event.metadata.timestamp) ? Date.parse(event.metadata.timestamp) : Number.NaN;
   if (!Number.isFinite(timestampMs)) {
-    throw new KitsuneError(ErrorCodes.INVALID_MESSAGE, `malformed event: metadata.timestamp is not a date: ${quoted(event.metadata.timestamp)}`, {
+    throw new KitsuneError(ErrorCodes.INVALID_MESSAGE, `malformed event: metadata.timestamp is not an ISO 8601 date and time: ${quoted(event.metadata.timestamp)}`, {
       retryable: false,
     });
   }

@@ -11,7 +11,8 @@
  *   two different events with the same message in the same millisecond and stream would
  *   otherwise collapse into one. With the id in it, only a redelivery of the same event matches.
  */
-import { LokiBatcher, LokiClient, LokiFailures, type BackoffOptions, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
+import type { BackoffPolicy } from '../../backoff.ts';
+import { LokiBatcher, LokiClient, LokiFailures, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
 import { traceLokiPushes } from '../../observability/loki-tracing.ts';
 import type { LogLine } from './log-line.ts';
 import type { LogWorkerMetrics } from './metrics.ts';
@@ -33,7 +34,7 @@ export interface LokiSinkOptions {
   /** (Default: 8) */
   maxConcurrentPushes?: number;
   /** (Default: 250 ms doubling to 10 s, full jitter) */
-  backoff?: BackoffOptions;
+  backoff?: Partial<BackoffPolicy>;
   metrics?: LogWorkerMetrics;
   /** Told of each failed push before the wait, for logs; must not throw. (Default: none) */
   onRetry?: (info: PushRetryInfo) => void;

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { loadQueries } from '../../db/queries.ts';
 import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
-import { createBackoff, sleep, type BackoffOptions } from '../../loki/backoff.ts';
+import { backoffMs, wait, type BackoffPolicy } from '../../backoff.ts';
 import type { LogLine } from './log-line.ts';
 import type { LogWorkerMetrics } from './metrics.ts';
 import { DeadLetterReasons, type LogSink, type SinkRejection } from './sink.ts';
@@ -19,8 +19,8 @@ const { LogsInsert } = loadQueries(new URL('./sql/logs.sql', import.meta.url), [
 
 export interface PostgresSinkOptions {
   pool: pg.Pool;
-  /** (Default: 250 ms doubling to 10 s, full jitter) */
-  backoff?: BackoffOptions;
+  /** (Default: 250 ms doubling to 10 s) */
+  backoff?: BackoffPolicy;
   metrics?: LogWorkerMetrics;
   /** Told of each transient failure before the wait; must not throw. (Default: none) */
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
@@ -60,7 +60,7 @@ function rejection(index: number, error: unknown): SinkRejection {
 
 export function createPostgresSink(options: PostgresSinkOptions): LogSink {
   const { pool, metrics, onRetry } = options;
-  const backoff = createBackoff(options.backoff);
+  const backoff: BackoffPolicy = options.backoff ?? { baseMs: 250, maxMs: 10_000 };
   const abort = new AbortController();
 
   /** Runs `work` until it succeeds or fails for the row's fault; transient errors are retried. */
@@ -72,10 +72,10 @@ export function createPostgresSink(options: PostgresSinkOptions): LogSink {
       } catch (error) {
         if (isRowFault(error)) throw error;
         if (abort.signal.aborted) throw stopped(error);
-        const delayMs = backoff(attempt, undefined);
+        const delayMs = backoffMs(attempt, backoff);
         metrics?.retry('postgres_unavailable');
         onRetry?.(toError(error), attempt, delayMs);
-        await sleep(delayMs, abort.signal);
+        await wait(delayMs, abort.signal);
       }
     }
   }

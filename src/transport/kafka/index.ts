@@ -18,7 +18,9 @@ import type {
 import { kafkaDefaults, type KafkaClientOptions, type KafkaTransportOptions } from './options.ts';
 import { KafkaLagReader } from './lag.ts';
 import { KafkaPublisher } from './publisher.ts';
-import { KafkaSubscription } from './subscription.ts';
+import { KafkaSubscription, type KafkaErrorHandler } from './subscription.ts';
+
+export type { KafkaErrorHandler, KafkaErrorSource } from './subscription.ts';
 import { ensureKafkaTopics } from './topics.ts';
 
 export type { KafkaTransportOptions } from './options.ts';
@@ -37,10 +39,10 @@ export class KafkaTransport implements Transport {
   readonly #publisher: KafkaPublisher;
   readonly #lag: KafkaLagReader;
   readonly #subscriptions = new Set<KafkaSubscription>();
-  readonly #onError: (error: Error) => void;
+  readonly #onError: KafkaErrorHandler;
   #closed: Promise<void> | undefined;
 
-  constructor(options: KafkaTransportOptions & { onError?: (error: Error) => void }) {
+  constructor(options: KafkaTransportOptions & { onError?: KafkaErrorHandler }) {
     const { onError, ...rest } = options;
     this.#client = { ...kafkaDefaults, ...rest };
     this.#publisher = new KafkaPublisher(this.#client);
@@ -94,6 +96,6 @@ export class KafkaTransport implements Transport {
   }
 }
 
-export function createKafkaTransport(options: KafkaTransportOptions & { onError?: (error: Error) => void }): KafkaTransport {
+export function createKafkaTransport(options: KafkaTransportOptions & { onError?: KafkaErrorHandler }): KafkaTransport {
   return new KafkaTransport(options);
 }

@@ -20,12 +20,19 @@ interface OwnedPartition {
   nextOffset: bigint;
 }
 
+/**
+ * Where a reported error came from: 'handler' errors are the consumer's own (redelivered, and
+ * logged by the worker that owns the handler); the rest are the Kafka client's.
+ */
+export type KafkaErrorSource = 'handler' | 'commit' | 'stream' | 'close';
+export type KafkaErrorHandler = (error: Error, source: KafkaErrorSource) => void;
+
 export interface KafkaSubscriptionParams {
   topic: string;
   delivery: Delivery;
   options: SubscribeOptions;
   client: KafkaClientOptions;
-  onError: (error: Error) => void;
+  onError: KafkaErrorHandler;
 }
 
 export class KafkaSubscription implements Subscription {
@@ -107,9 +114,9 @@ export class KafkaSubscription implements Subscription {
     const owned = [...this.#owned.values()];
     this.#owned.clear();
     await Promise.all(owned.map(({ worker }) => worker.stop({ commit: true })));
-    await this.#stream?.close().catch((error: unknown) => this.#params.onError(toError(error)));
+    await this.#stream?.close().catch((error: unknown) => this.#params.onError(toError(error), 'close'));
     // Leaves the group, so the partitions move to the remaining members at once.
-    await this.#consumer?.close().catch((error: unknown) => this.#params.onError(toError(error)));
+    await this.#consumer?.close().catch((error: unknown) => this.#params.onError(toError(error), 'close'));
   }
 
   /** Called after every join: partitions we no longer own were taken by the group. */
@@ -143,7 +150,7 @@ export class KafkaSubscription implements Subscription {
       delivery,
       maxBatchSize: this.#maxBatchSize,
       redeliveryDelayMs: options.redeliveryDelayMs ?? 200,
-      onError: (error) => this.#params.onError(toError(error)),
+      onError: (error, messages) => this.#params.onError(toError(error), messages.length > 0 ? 'handler' : 'commit'),
       commit: async (nextOffset) => {
         if (this.#owned.get(partition)?.worker === worker || this.#closing) await this.#commits.commit(partition, nextOffset);
         this.#relieveBackpressure();
@@ -202,7 +209,7 @@ export class KafkaSubscription implements Subscription {
    * over with a new member after a pause: uncommitted work is fetched again from the last commit.
    */
   #onStreamError(error: Error): void {
-    this.#params.onError(error);
+    this.#params.onError(error, 'stream');
     if (this.#closing) return;
     const consumer = this.#consumer;
     const owned = [...this.#owned.values()];
@@ -218,7 +225,7 @@ export class KafkaSubscription implements Subscription {
           await this.start();
           return;
         } catch (restartError) {
-          this.#params.onError(toError(restartError));
+          this.#params.onError(toError(restartError), 'stream');
         }
       }
     })();

@@ -3,18 +3,29 @@ import type { TopicSpec } from '../types.ts';
 import type { KafkaClientOptions } from './options.ts';
 
 /**
- * Creates the topics that do not exist yet. Existing topics keep their partition count: growing
- * one would move keys to other partitions and break per-entity order, so that stays a deliberate
- * operator action. Safe against another process creating the same topic concurrently.
+ * `min.insync.replicas` for a topic of `replicas`: from 3 on, 2, so acks=all still answers with one
+ * broker down and an acknowledged record is on two; below 3 there is no replica to spare.
+ */
+export const minInsyncFor = (replicas: number): number => (replicas >= 3 ? 2 : 1);
+
+/**
+ * Creates the topics that do not exist yet, with `replicationFactor` replicas. Existing topics keep
+ * their partition count and replication: growing one would move keys to other partitions and
+ * break per-entity order, so that stays a deliberate operator action. Safe against another
+ * process creating the same topic concurrently.
  */
 export async function ensureKafkaTopics(options: KafkaClientOptions, topics: readonly TopicSpec[]): Promise<void> {
   const admin = new Admin({ clientId: `${options.clientId}-admin`, bootstrapBrokers: options.brokers, timeout: options.requestTimeoutMs });
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic.name));
+    if (missing.length === 0) return;
+    // DESIGN.md §8: the cluster's replication, 3 where it has 3 brokers.
+    const replicas = options.replicationFactor ?? Math.max(1, Math.min(3, (await admin.metadata({ topics: [] })).brokers.size));
+    const configs = [{ name: 'min.insync.replicas', value: String(minInsyncFor(replicas)) }];
     for (const topic of missing) {
       try {
-        await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: -1 });
+        await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas, configs });
       } catch (error) {
         // Lost a race with another process creating it (roles started together): fine. The
         // broker says so by code; a listing may not show the topic yet while it is being created.

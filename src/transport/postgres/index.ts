@@ -63,7 +63,7 @@ export function createPostgresTransport(options: PostgresTransportOptions): Post
 }
 
 function logToStderr(error: Error, source: ErrorSource): void {
-  // Handler failures are redelivered and belong to the middleware's logs and metrics.
+  // Handler failures are redelivered and belong to the consumer's own logs and metrics.
   if (source === 'handler') return;
   process.stderr.write(`kitsune postgres transport: ${source}: ${error.message}\n`);
 }

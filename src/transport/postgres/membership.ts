@@ -21,7 +21,7 @@
  *
  * Limit: a release waits for the handler in flight (that is what makes a planned handover free
  * of duplicates), so a handler that never returns keeps its partition for as long as its process
- * lives. Bound handlers with a timeout middleware.
+ * lives. Bound a handler's work with timeouts of its own (PostgreSQL's statement_timeout, say).
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';

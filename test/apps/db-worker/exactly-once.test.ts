@@ -5,7 +5,7 @@ import { buildApi } from '../../../src/apps/api/build.ts';
 import { ResultWaiter } from '../../../src/apps/api/events.ts';
 import { createDbWorker, type DbWorker } from '../../../src/apps/db-worker/worker.ts';
 import type { Registry } from '../../../src/commands/index.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import type { ReceivedMessage, Transport } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
 import { kafkaSkip } from '../../support/services.ts';

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { createDbWorker, type DbWorker } from '../../../src/apps/db-worker/worker.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import type { ReceivedMessage, Transport } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
 import { recordSequence, type RawRecord } from '../../support/poison.ts';

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { createDbWorker, type DbWorker } from '../../../src/apps/db-worker/worker.ts';
 import { encodeEvent, type CommandEvent } from '../../../src/events/envelope.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import type { ReceivedMessage, Transport } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
 import { kafkaSkip } from '../../support/services.ts';

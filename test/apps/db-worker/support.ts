@@ -36,6 +36,30 @@ export async function openDatabase(dsn: string): Promise<pg.Pool> {
 
 export const registry = (): Promise<Registry> => loadRegistry(join(repoRoot, 'commands', 'registry.yaml'));
 
+/** The test application: commands that exist to test the DB worker (ledger_append, planned_step). */
+export const testApp = { registry: join(repoRoot, 'test', 'fixtures', 'app', 'registry.yaml'), migrations: join(repoRoot, 'test', 'fixtures', 'app', 'migrations') };
+
+export async function openTestAppDatabase(dsn: string): Promise<pg.Pool> {
+  const pool = createPool({ dsn, max: 10, logger: pino({ level: 'silent' }) });
+  await migrate(pool, migrationFolders(testApp.migrations));
+  return pool;
+}
+
+export const testAppRegistry = (): Promise<Registry> => loadRegistry(testApp.registry);
+
+/** An event of the test application's commands, keyed and stamped as the API would. */
+export function testEvent(command: 'ledger_append' | 'planned_step', payload: Record<string, unknown>): CommandEvent {
+  const id = newEventId();
+  return {
+    id,
+    command,
+    version: '1',
+    payload,
+    log: { level: 'INFO', message: command },
+    metadata: { idempotency_key: id, timestamp: new Date().toISOString(), source: 'test' },
+  };
+}
+
 export async function openKafka(topics: Topics): Promise<Transport> {
   const transport = createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'db-worker-test' });
   await transport.ensureTopics([
@@ -59,10 +83,12 @@ export function createUserEvent(email: string, overrides: Partial<CommandEvent> 
   };
 }
 
-/** The registry's entity key of the shipped commands: email for create_user, id otherwise. */
+/** The registry's entity key: email for create_user, account or key for the test commands, id otherwise. */
 function entityKey(event: CommandEvent): string {
-  const { email, id } = event.payload;
+  const { email, id, account, key } = event.payload;
   if (typeof email === 'string') return email;
+  if (typeof account === 'string') return account;
+  if (typeof key === 'string') return key;
   return typeof id === 'string' || typeof id === 'number' ? String(id) : event.id;
 }
 

@@ -7,7 +7,7 @@ import { createLokiSink } from '../../../src/apps/log-worker/loki-sink.ts';
 import { LogWorkerMetrics } from '../../../src/apps/log-worker/metrics.ts';
 import { DeadLetterReasons } from '../../../src/apps/log-worker/sink.ts';
 import { LokiFailures } from '../../../src/loki/index.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
 import type { OutgoingMessage } from '../../../src/transport/types.ts';
 import { FaultKinds, Reasons, startLokiServer } from '../../support/loki/index.ts';
@@ -44,7 +44,7 @@ describe('log worker under Loki faults, against a real Kafka broker', { skip: ka
     const worker = createLogWorker({
       subscriber: transport,
       publisher: transport,
-      sink: createLokiSink({ url: loki.url, serviceName: 'kitsune', batchWaitMs: 200, timeoutMs: 5_000, backoff: { initialDelayMs: 100, maxDelayMs: 2_000 }, metrics }),
+      sink: createLokiSink({ url: loki.url, serviceName: 'kitsune', batchWaitMs: 200, timeoutMs: 5_000, backoff: { baseMs: 100, maxMs: 2_000 }, metrics }),
       topic,
       group: `log-worker-${randomUUID()}`,
       metrics,

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { createLogWorker, type LogWorker } from '../../../src/apps/log-worker/build.ts';
 import { createPostgresSink } from '../../../src/apps/log-worker/postgres-sink.ts';
 import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import { createPostgresTransport } from '../../../src/transport/postgres/index.ts';
 import type { ReceivedMessage, Transport } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
@@ -63,7 +63,13 @@ describe('log worker on the Postgres log with the PostgreSQL sink: arbitrary rec
           const { rows } = await pool.query<{ event_id: string }>('SELECT event_id FROM kitsune.logs WHERE event_id = ANY($1)', [good.map((r) => r.eventId!)]);
           return new Set(rows.map((row) => row.event_id));
         };
-        await waitFor('every good line stored and every bad record in the DLQ', async () => (await stored()).size === good.length && bad.every((r) => dlq.some((m) => m.id === r.id)), 60_000);
+        const missing = async (): Promise<string> => {
+          const done = await stored();
+          const lines = good.filter((r) => !done.has(r.eventId!)).map((r) => `not stored: ${r.description.slice(0, 80)}`);
+          const letters = bad.filter((r) => !dlq.some((m) => m.id === r.id)).map((r) => `not dead-lettered: ${r.description.slice(0, 80)}`);
+          return [...lines, ...letters, ...warnings.slice(-5).map((w) => `logged: ${JSON.stringify(w).slice(0, 400)}`)].join('\n');
+        };
+        await waitFor('every good line stored and every bad record in the DLQ', async () => (await stored()).size === good.length && bad.every((r) => dlq.some((m) => m.id === r.id)), 60_000, async () => `\n${await missing()}`);
         for (const record of bad) {
           const letters = dlq.filter((m) => m.id === record.id);
           assert.equal(letters.length, 1, `one dead letter for ${record.description.slice(0, 200)}`);

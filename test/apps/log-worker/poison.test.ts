@@ -12,7 +12,7 @@ import { createLogWorker } from '../../../src/apps/log-worker/build.ts';
 import { createPostgresSink } from '../../../src/apps/log-worker/postgres-sink.ts';
 import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
 import { encodeEvent, type CommandEvent } from '../../../src/events/envelope.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import { createPostgresTransport } from '../../../src/transport/postgres/index.ts';
 import type { ReceivedMessage } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
@@ -43,6 +43,8 @@ const poisons: Array<{ name: string; field: RegExp; apply: (event: CommandEvent)
   { name: 'a NUL in metadata.timestamp', field: /metadata\.timestamp/, apply: (e) => void (e.metadata.timestamp = '2026-01-01\u0000') },
   { name: 'a NUL in metadata.source', field: /metadata\.source/, apply: (e) => void (e.metadata.source = 'svc\u0000') },
   { name: 'a lone surrogate in log.message', field: /log\.message/, apply: (e) => void (e.log.message = 'half \uDC00 a pair') },
+  // Date.parse reads this as July 2001: only ISO 8601 is a timestamp.
+  { name: "a metadata.timestamp of 'not a date 7'", field: /metadata\.timestamp is not an ISO 8601/, apply: (e) => void (e.metadata.timestamp = 'not a date 7') },
 ];
 
 describe('log worker on the Postgres log: records PostgreSQL cannot store', () => {

@@ -9,7 +9,7 @@ import { DeadLetterReasons } from '../../../src/apps/log-worker/sink.ts';
 import { kitsuneMigrationsDir, migrate } from '../../../src/db/migrate.ts';
 import type { CommandEvent } from '../../../src/events/envelope.ts';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
-import { dlqHeaders } from '../../../src/transport/middleware/index.ts';
+import { dlqHeaders } from '../../../src/transport/dead-letter.ts';
 import type { ReceivedMessage } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
 import { kafkaBrokers, kafkaSkip } from '../../support/services.ts';

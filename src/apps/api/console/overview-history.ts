@@ -33,10 +33,16 @@ export const families = {
 
 export type MetricsSnapshot = ReadonlyMap<string, ReadonlyArray<MetricValue<string>>>;
 
-/** Every value of every family, by sample name (a histogram's `_count` is its own name). */
+/**
+ * Every value of every family, by sample name (a histogram's `_count` is its own name). A family
+ * this process registers but has not counted yet (a labelled counter before its first event) is
+ * present with no values, so it reads as 0 rather than as "not in this process".
+ */
 export async function snapshot(registry: Registry): Promise<MetricsSnapshot> {
   const byName = new Map<string, Array<MetricValue<string>>>();
   for (const family of await registry.getMetricsAsJSON()) {
+    const names = String(family.type) === 'histogram' ? [`${family.name}_count`, `${family.name}_sum`, `${family.name}_bucket`] : [family.name];
+    for (const name of names) if (!byName.has(name)) byName.set(name, []);
     for (const value of family.values) {
       const name = (value as { metricName?: string }).metricName ?? family.name;
       const list = byName.get(name) ?? [];

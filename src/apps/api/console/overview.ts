@@ -63,7 +63,9 @@ export function registerOverview(app: FastifyInstance, deps: OverviewDeps, guard
     const metrics: MetricsSnapshot = deps.metrics ? await snapshot(deps.metrics) : new Map();
     const samples = history?.samples() ?? [];
     const breaker = sum(metrics, 'kitsune_db_breaker_state');
-    const pushes = metrics.get('kitsune_loki_push_duration_seconds_count');
+    // Registered in every log worker; Loki's only when it has pushed (the Postgres sink never does).
+    const counted = metrics.get('kitsune_loki_push_duration_seconds_count');
+    const pushes = counted && counted.length > 0 ? counted : undefined;
     const sinks = metrics.get('kitsune_log_lines_pushed_total');
     return {
       now: new Date().toISOString(),

@@ -1,4 +1,4 @@
--- Statements of the DB worker. All run inside the batch transaction except AttemptsRecord,
+-- Statements of the batch executor (store.ts). All run inside the batch transaction except AttemptsRecord,
 -- which must survive the rollback of a failed batch.
 
 -- name: IdempotencyInsert

@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ErrorCodes, KitsuneError, isRetryable } from '../../../src/errors.ts';
-import { CircuitBreaker, CircuitStates, circuitBreaker } from '../../../src/transport/middleware/circuit-breaker.ts';
+import { ErrorCodes, KitsuneError, isRetryable } from '../../src/errors.ts';
+import { CircuitBreaker, CircuitStates } from '../../src/transport/circuit-breaker.ts';
 import type {
   BreakerTimers,
   CircuitBreakerOptions,
   CircuitState,
   FlowControl,
   StateChangeInfo,
-} from '../../../src/transport/middleware/circuit-breaker.ts';
+} from '../../src/transport/circuit-breaker.ts';
 import { flush, permanent, receivedMessage, transient } from './fixtures.ts';
+import type { Handler } from '../../src/transport/types.ts';
+
+/** Runs every call of `handler` through `breaker`, as a consumer's handler would. */
+const through = (breaker: CircuitBreaker) => (handler: Handler): Handler => (message) => breaker.execute(() => handler(message));
 
 /** Timers that fire only when the test advances the clock. */
 function fakeTimers(): BreakerTimers & { advance(ms: number): Promise<void>; pending(): number[] } {
@@ -119,7 +123,7 @@ test('an open breaker makes calls wait, then lets exactly one of them through as
   await trip();
   const probe = deferred();
   let calls = 0;
-  const handler = circuitBreaker(breaker)(() => {
+  const handler = through(breaker)(() => {
     calls += 1;
     return probe.promise;
   });
@@ -141,7 +145,7 @@ test('a successful probe closes the breaker, resumes consumption and releases th
   await trip();
   const probe = deferred();
   let calls = 0;
-  const handler = circuitBreaker(breaker)(() => {
+  const handler = through(breaker)(() => {
     calls += 1;
     return calls === 1 ? probe.promise : Promise.resolve();
   });
@@ -164,7 +168,7 @@ test('a failed probe reopens the breaker with double the cool-down, up to maxOpe
   const { breaker, timers, control, transitions, trip } = setUp();
   await trip();
   let down = true;
-  const handler = circuitBreaker(breaker)(() => (down ? Promise.reject(transient('still down')) : Promise.resolve()));
+  const handler = through(breaker)(() => (down ? Promise.reject(transient('still down')) : Promise.resolve()));
 
   const first = track(handler(receivedMessage()));
   await timers.advance(1_000);
@@ -212,6 +216,18 @@ test('non-retryable errors do not trip the breaker, nor reset its count of failu
   assert.equal(breaker.state, CircuitStates.closed);
 
   await assert.rejects(fail());
+  assert.equal(breaker.state, CircuitStates.open);
+});
+
+test('with counts, only the dependency\'s own failures trip the breaker: another retryable failure neither counts nor resets', async () => {
+  const outage = (): KitsuneError => new KitsuneError(ErrorCodes.UNAVAILABLE, 'PostgreSQL is unavailable', { retryable: true });
+  const isOutage = (error: unknown): boolean => error instanceof KitsuneError && error.message.startsWith('PostgreSQL');
+  const { breaker, fail } = setUp({ counts: isOutage });
+  await assert.rejects(fail(outage()));
+  await assert.rejects(fail(outage()));
+  for (let i = 0; i < 10; i++) await assert.rejects(fail(new KitsuneError(ErrorCodes.PUBLISH_FAILED, 'the broker did not answer', { retryable: true })));
+  assert.equal(breaker.state, CircuitStates.closed, 'a failed publish or a lock timeout is not a database outage');
+  await assert.rejects(fail(outage()));
   assert.equal(breaker.state, CircuitStates.open);
 });
 

@@ -1,10 +1,11 @@
 /**
- * Small helpers the middleware share. Not re-exported from index.ts: they are no part of the seam.
+ * Checks of numeric options and a guard for observability hooks, shared by the circuit breaker,
+ * the backoff policy and the Loki client.
  */
-import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
+import { ErrorCodes, KitsuneError, toError } from './errors.ts';
 
 /**
- * Rejects a bad numeric option when the middleware is built, naming the option, instead of
+ * Rejects a bad numeric option when its owner is built, naming the option, instead of
  * letting a NaN delay or a zero threshold surface as odd behaviour at the first failure.
  */
 export function checkNumber(
@@ -24,7 +25,7 @@ export function checkNumber(
 }
 
 /**
- * Runs an observability hook (onRetry, onDeadLetter, onStateChange). A hook that throws is
+ * Runs an observability hook (onRetry, onStateChange). A hook that throws is
  * reported as a process warning and otherwise ignored: a bug in logging or metrics must not change
  * whether a message is acknowledged, nor leave the breaker half-way through a state change.
  */

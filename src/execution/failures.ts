@@ -1,5 +1,5 @@
 /**
- * How the DB worker routes a failure, read from SQLSTATE and error properties, never from message
+ * How the batch executor routes a failure, read from SQLSTATE and error properties, never from message
  * text (PostgreSQL localises messages; SQLSTATEs are stable).
  */
 export const FailureKinds = {

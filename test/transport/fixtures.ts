@@ -1,6 +1,6 @@
-/** Messages and errors shared by the middleware tests. */
-import { ErrorCodes, KitsuneError } from '../../../src/errors.ts';
-import type { ReceivedMessage } from '../../../src/transport/types.ts';
+/** Messages and errors shared by the dead-letter and circuit-breaker tests. */
+import { ErrorCodes, KitsuneError } from '../../src/errors.ts';
+import type { ReceivedMessage } from '../../src/transport/types.ts';
 
 export function receivedMessage(overrides: Partial<ReceivedMessage> = {}): ReceivedMessage {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;

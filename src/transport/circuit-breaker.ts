@@ -4,12 +4,12 @@
  *
  * It never dead-letters and never fails a call fast: an outage pauses consumption and the messages
  * already in hand wait, so no event is dead-lettered or burned through its retries because of a
- * failure that is not its own. Only retryable errors count; a non-retryable one is the data's
- * fault, not the dependency's. One breaker per dependency, shared by every subscription using it.
+ * failure that is not its own. Only the dependency's failures count (`counts`): a bad record, or
+ * another system's failure, says nothing about it. One breaker per dependency, shared by every
+ * subscription using it.
  */
-import { ErrorCodes, KitsuneError, isRetryable, toError } from '../../errors.ts';
-import type { Middleware } from '../types.ts';
-import { checkNumber, runHook } from './support.ts';
+import { checkNumber, runHook } from '../checks.ts';
+import { ErrorCodes, KitsuneError, isRetryable, toError } from '../errors.ts';
 
 export const CircuitStates = {
   /** Calls run; consecutive retryable failures are counted. */
@@ -55,6 +55,11 @@ export interface CircuitBreakerOptions {
    * message through; the circuit closes when it resolves. (Default: none, a waiting call probes)
    */
   probe?: () => Promise<void>;
+  /**
+   * Whether a failure is the dependency's (an outage) and counts towards opening the circuit, or
+   * reopens it from half-open. (Default: isRetryable)
+   */
+  counts?: (error: unknown) => boolean;
   /** Called on every state change, for logs and metrics; must not throw. (Default: none) */
   onStateChange?: (from: CircuitState, to: CircuitState, info: StateChangeInfo) => void;
   /** (Default: the global setTimeout and clearTimeout) */
@@ -69,7 +74,7 @@ const defaults = {
     setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
     clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
   },
-} as const satisfies Required<Omit<CircuitBreakerOptions, 'probe' | 'onStateChange'>>;
+} as const satisfies Required<Omit<CircuitBreakerOptions, 'probe' | 'onStateChange' | 'counts'>>;
 
 interface Waiter {
   resolve(): void;
@@ -81,6 +86,7 @@ export class CircuitBreaker {
   readonly #openMs: number;
   readonly #maxOpenMs: number;
   readonly #probe: (() => Promise<void>) | undefined;
+  readonly #counts: (error: unknown) => boolean;
   readonly #onStateChange: CircuitBreakerOptions['onStateChange'];
   readonly #timers: BreakerTimers;
 
@@ -105,6 +111,7 @@ export class CircuitBreaker {
     this.#openMs = checkNumber(owner, 'openMs', options.openMs ?? defaults.openMs, { min: 1 });
     this.#maxOpenMs = checkNumber(owner, 'maxOpenMs', options.maxOpenMs ?? defaults.maxOpenMs, { min: this.#openMs });
     this.#probe = options.probe;
+    this.#counts = options.counts ?? isRetryable;
     this.#onStateChange = options.onStateChange;
     this.#timers = options.timers ?? defaults.timers;
     this.#coolDownMs = this.#openMs;
@@ -163,8 +170,8 @@ export class CircuitBreaker {
       if (generation === this.#generation) this.#failures = 0;
       return result;
     } catch (thrown) {
-      // Non-retryable errors neither count nor reset the streak: they say nothing about the dependency.
-      if (isRetryable(thrown) && generation === this.#generation) {
+      // Other failures neither count nor reset the streak: they say nothing about the dependency.
+      if (this.#counts(thrown) && generation === this.#generation) {
         this.#failures += 1;
         if (this.#failures >= this.#threshold) {
           this.#coolDownMs = this.#openMs;
@@ -182,8 +189,8 @@ export class CircuitBreaker {
       result = await work();
     } catch (thrown) {
       this.#probing = false;
-      // A permanent error still proves the dependency answered, so only a retryable one reopens.
-      if (isRetryable(thrown)) this.#probeFailed(toError(thrown));
+      // Any other failure still proves the dependency answered, so only its own reopens.
+      if (this.#counts(thrown)) this.#probeFailed(toError(thrown));
       else this.#closeCircuit();
       throw thrown;
     }
@@ -258,11 +265,6 @@ export class CircuitBreaker {
     this.#waiters.clear();
     for (const waiter of waiters) waiter.resolve();
   }
-}
-
-/** Runs every call through `breaker`; attach the subscriptions to it so it can pause them. */
-export function circuitBreaker(breaker: CircuitBreaker): Middleware {
-  return (next) => (message) => breaker.execute(() => next(message));
 }
 
 function circuitOpen(message: string): KitsuneError {

@@ -1,0 +1,87 @@
+/**
+ * One polled batch of one partition, in one PostgreSQL transaction. For each event the
+ * idempotency row and the command's effect commit together, so a crash at any point either
+ * applied both or neither; the offsets are committed by the transport afterwards.
+ *
+ * The batch first runs on the fast path (fast-path.ts: a few round trips for the whole batch);
+ * if any statement fails it is rolled back to its savepoint and run on the careful path
+ * (careful-path.ts: a savepoint per event). Used by the DB worker and by `kitsune dlq replay
+ * --dry-run`, which wraps it in a transaction it always rolls back.
+ */
+import type pg from 'pg';
+import type { Registry } from '../commands/index.ts';
+import { PipelineError, runPipeline, type PipelineResult, type PipelineStatement } from '../db/pipeline.ts';
+import type { ReceivedMessage } from '../transport/types.ts';
+import { executeCarefully } from './careful-path.ts';
+import { classifyQueryError, FailureKinds } from './failures.ts';
+import { executeOptimistically, planClaim } from './fast-path.ts';
+import { DatabaseUnavailableError, EventRetryError } from './outcome.ts';
+import { prepare } from './prepare.ts';
+import * as store from './store.ts';
+import { isUuid, type ExecuteOptions, type Outcome, type Prepared } from './types.ts';
+
+/**
+ * Runs the batch and returns one outcome per message, in order. Throws DatabaseUnavailableError
+ * (nothing committed) or EventRetryError (a prefix committed, its outcomes attached).
+ */
+export async function executeBatch(pool: pg.Pool, registry: Registry, batch: readonly ReceivedMessage[], options: ExecuteOptions): Promise<Outcome[]> {
+  const prepared = batch.map((message) => prepare(message, registry, options.rejected));
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw new DatabaseUnavailableError(error);
+  }
+  // A checked-out client is not watched by the pool: if the server ends its session while it
+  // sits between queries, its 'error' event would crash the process. The failure surfaces on the
+  // next query instead, which is where we handle it.
+  const ignoreIdleError = (): void => undefined;
+  client.on('error', ignoreIdleError);
+  let broken = false;
+  try {
+    const ids = prepared.flatMap((p) => (p.event && isUuid(p.event.id) ? [p.event.id] : []));
+    await client.query('BEGIN');
+    // One round trip opens the batch: a savepoint (rather than ROLLBACK/BEGIN, so falling back
+    // stays inside the caller's transaction: the DLQ dry run wraps this whole function in one it
+    // always rolls back), the attempts of earlier transient failures, and the fast path's claim.
+    const claim = planClaim(prepared);
+    let opening: readonly PipelineResult[];
+    let fastPathOpen = claim !== undefined;
+    try {
+      opening = await runPipeline(client, [{ text: 'SAVEPOINT batch' }, store.attemptsGet(ids), ...(claim ? [claim.statement] : [])]);
+    } catch (error) {
+      // Only a failed claim falls back to the careful path; anything before it fails the batch.
+      if (!(error instanceof PipelineError) || error.index < 2 || classifyQueryError(error) === FailureKinds.connection) throw error;
+      opening = error.results;
+      fastPathOpen = false;
+      await client.query('ROLLBACK TO SAVEPOINT batch');
+    }
+    const attemptRows = opening[1]!.rows as Array<{ event_id: string; attempts: number }>;
+    const previousAttempts = new Map(attemptRows.map((row) => [row.event_id, row.attempts]));
+    const attemptsOf = (item: Prepared): number => (previousAttempts.get(item.event?.id ?? '') ?? 0) + 1;
+    // Sent with the batch's last statements: the attempts are settled, and waiting API requests look
+    // for the results as soon as they commit.
+    const closing: PipelineStatement[] = [...(previousAttempts.size > 0 ? [store.attemptsClear([...previousAttempts.keys()])] : []), store.resultsNotify()];
+    if (claim && fastPathOpen) {
+      try {
+        const fast = await executeOptimistically(client, prepared, claim, opening[2]!.rows, attemptsOf, closing);
+        await client.query('COMMIT');
+        return fast;
+      } catch (error) {
+        if (classifyQueryError(error) === FailureKinds.connection) throw error;
+        // A statement failed: start over event by event, each in its own savepoint.
+        await client.query('ROLLBACK TO SAVEPOINT batch');
+      }
+    }
+    return await executeCarefully(client, pool, prepared, attemptsOf, closing, options);
+  } catch (error) {
+    if (error instanceof EventRetryError) throw error;
+    broken = true;
+    await client.query('ROLLBACK').catch(() => undefined);
+    if (classifyQueryError(error) === FailureKinds.connection) throw new DatabaseUnavailableError(error);
+    throw error;
+  } finally {
+    client.off('error', ignoreIdleError);
+    client.release(broken);
+  }
+}
