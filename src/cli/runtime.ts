@@ -16,7 +16,9 @@ import { createTransport, kitsuneTopics } from '../transport/from-config.ts';
 import type { Transport } from '../transport/types.ts';
 import { startEmbeddedInstance, type EmbeddedInstance } from './embedded.ts';
 import { CliError, ExitCodes } from './exit-codes.ts';
-import { brokerFailure, databaseFailure, describeDsn, describeUrl, registryFailure } from './startup-errors.ts';
+import { listenForShutdown } from './shutdown.ts';
+import { brokerFailure, databaseFailure, describeDsn, describeUrl, isBrokerUnreachable, isUnreachable, registryFailure } from './startup-errors.ts';
+import { StartupWaitStopped, untilReachable, type StartupWaitOptions } from './startup-wait.ts';
 
 export interface Runtime {
   config: Config;
@@ -62,6 +64,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
       for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'error while closing'));
     })());
   const command = options.role;
+  // Every role listens for SIGTERM before it opens the runtime; the signal also ends a start-up wait.
+  const shutdown = new AbortController();
+  void listenForShutdown().then(() => shutdown.abort());
+  const waiting: StartupWaitOptions = { maxMs: config.startupWaitMs, logger, signal: shutdown.signal };
+  const stopped = (error: unknown, fail: (error: unknown) => CliError): CliError =>
+    error instanceof StartupWaitStopped ? new CliError(ExitCodes.ok, `kitsune ${command}: ${error.message}`, { cause: error }) : fail(error);
   try {
     const { tracing } = config;
     if (tracing) {
@@ -90,9 +98,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     const pool = dsn ? createPool({ dsn, applicationName: `kitsune-${options.role}`, logger, max: 20 }) : undefined;
     if (pool && dsn) {
       closers.push(() => pool.end());
-      const applied = await migrate(pool, migrationFolders(config.migrationsDir)).catch((error: unknown) => {
-        throw databaseFailure(error, dsn, embedded, command);
-      });
+      // The embedded server was just started by this process: nothing to wait for.
+      const applied = await untilReachable('PostgreSQL', () => migrate(pool, migrationFolders(config.migrationsDir)), isUnreachable, embedded ? { ...waiting, maxMs: 0 } : waiting).catch(
+        (error: unknown) => {
+          throw stopped(error, (e) => databaseFailure(e, dsn, embedded, command));
+        },
+      );
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
     const schemaRegistry = config.schemaRegistry ? await openSchemaRegistry(config.schemaRegistry, registry, config.topics.dbEvents) : undefined;
@@ -102,8 +113,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     }
     const transport = createTransport(config, pool, logger);
     closers.push(() => transport.close());
-    await transport.ensureTopics(kitsuneTopics(config)).catch((error: unknown) => {
-      throw config.kafkaBrokers ? brokerFailure(error, config, command) : databaseFailure(error, dsn ?? '', embedded, command);
+    const topics = (): Promise<void> => transport.ensureTopics(kitsuneTopics(config));
+    await (config.kafkaBrokers ? untilReachable('Kafka', topics, isBrokerUnreachable, waiting) : topics()).catch((error: unknown) => {
+      throw stopped(error, (e) => (config.kafkaBrokers ? brokerFailure(e, config, command) : databaseFailure(e, dsn ?? '', embedded, command)));
     });
     // One line that says what this role works with, so an operator reading the log knows where it points.
     logger.info(

@@ -6,6 +6,7 @@
 import type { Config } from '../config/index.ts';
 import { ErrorCodes, KitsuneError, toError } from '../errors.ts';
 import { CliError, ExitCodes } from './exit-codes.ts';
+import { StartupWaitExpired } from './startup-wait.ts';
 
 const connectionErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
@@ -22,6 +23,38 @@ const codeOf = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 };
+
+/**
+ * True when PostgreSQL may answer if asked again: the network, a server shutting down or starting
+ * up (57P0x), too many connections (53). A wrong password or database name is not waited out.
+ */
+export function isUnreachable(error: unknown): boolean {
+  return chain(error).some((e) => {
+    const code = codeOf(e);
+    if (code === undefined) return /^Connection terminated/.test(toError(e).message); // pg's own, no code
+    return connectionErrnos.has(code) || /^(08|57P0|53)/.test(code) || code === ErrorCodes.UNAVAILABLE;
+  });
+}
+
+/** True unless Kafka refused the credentials: a cluster starting up answers with many errors that pass. */
+export function isBrokerUnreachable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const refused = (e: unknown): boolean => {
+    if (e === null || typeof e !== 'object' || seen.has(e) || seen.size > 50) return false;
+    seen.add(e);
+    if (codeOf(e) === 'PLT_KFK_AUTHENTICATION') return true;
+    const { cause, errors } = e as { cause?: unknown; errors?: unknown };
+    return refused(cause) || (Array.isArray(errors) && errors.some(refused));
+  };
+  return !refused(error);
+}
+
+/** The reason for a message: the last error, and how long the role waited for it when it did. */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof StartupWaitExpired)) return toError(error).message;
+  const seconds = Math.round(error.waitedMs / 1_000);
+  return `${toError(error.cause).message} (still, after ${error.attempts} attempts over ${seconds} s; KITSUNE_STARTUP_WAIT_MS=${error.maxMs} bounds the wait)`;
+}
 
 /** True when PostgreSQL could not be reached or refused the session (network, shutdown, auth, no such database). */
 export function isConnectionFailure(error: unknown): boolean {
@@ -76,7 +109,7 @@ export function registryFailure(error: unknown, config: Config, command: string)
 /** The one line for PostgreSQL failing at start-up: unreachable (exit 7) or a migration (exit 9). */
 export function databaseFailure(error: unknown, dsn: string, embedded: boolean, command: string): CliError {
   const prefix = `kitsune ${command}`;
-  const reason = toError(error).message;
+  const reason = reasonOf(error);
   if (isConnectionFailure(error)) {
     const where = embedded ? 'the embedded PostgreSQL' : `PostgreSQL at ${describeDsn(dsn)} (POSTGRES_DSN)`;
     const fix = embedded ? 'see postgres.log in the data directory' : 'start it, or fix POSTGRES_DSN';
@@ -93,7 +126,7 @@ export function brokerFailure(error: unknown, config: Config, command: string): 
   const brokers = config.kafkaBrokers?.join(',') ?? '';
   return new CliError(
     ExitCodes.broker,
-    `kitsune ${command}: cannot reach Kafka at ${brokers} (KAFKA_BROKERS): ${toError(error).message}; start it, or fix KAFKA_BROKERS`,
+    `kitsune ${command}: cannot reach Kafka at ${brokers} (KAFKA_BROKERS): ${reasonOf(error)}; start it, or fix KAFKA_BROKERS`,
     { cause: error },
   );
 }

@@ -129,6 +129,12 @@ export interface Config {
    * measure what they cost (bench/observability.ts). (Default: true)
    */
   apiMetrics: boolean;
+  /**
+   * KITSUNE_STARTUP_WAIT_MS: how long a role that starts while PostgreSQL or Kafka is unreachable
+   * waits for it (alive, not ready, one log line per attempt) before it exits with code 7 or 8;
+   * 0 exits at the first failure, for a supervisor that restarts it. (Default: 300_000)
+   */
+  startupWaitMs: number;
   /** KITSUNE_LOG_LEVEL: pino level of Kitsune's own logs. (Default: 'info') */
   logLevel: string;
   /**
@@ -167,6 +173,7 @@ export const configDefaults = {
   dbEventsPartitions: 6,
   appLogsPartitions: 3,
   publishTimeoutMs: 5_000,
+  startupWaitMs: 300_000,
   logMessageMaxBytes: 16_384,
   batchMaxItems: 500,
   logLevel: 'info',
@@ -324,6 +331,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metricsPort: text('KITSUNE_METRICS_PORT') === undefined ? undefined : integer('KITSUNE_METRICS_PORT', 0, 0, 65_535),
     apiMetrics: boolean('KITSUNE_API_METRICS', true),
+    startupWaitMs: integer('KITSUNE_STARTUP_WAIT_MS', configDefaults.startupWaitMs, 0, 86_400_000),
     logLevel,
     logFormat: logFormat === 'json' || logFormat === 'pretty' ? logFormat : 'auto',
     serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,

@@ -109,21 +109,21 @@ test('a role that needs PostgreSQL exits 3 without POSTGRES_DSN, saying what to 
   assert.match(oneLine(result), /kitsune db-worker: set POSTGRES_DSN/);
 });
 
-test('PostgreSQL unreachable at start exits 7 naming the server, without its password', async () => {
+test('PostgreSQL unreachable past the start-up wait exits 7 naming the server (without its password) and the setting', async () => {
   const port = await freePort(); // nothing listens there
-  const result = await kitsune(['db-worker'], { ...quiet, KITSUNE_METRICS_PORT: '0', POSTGRES_DSN: `postgres://kitsune:s3cret@127.0.0.1:${port}/kitsune` });
+  const result = await kitsune(['db-worker'], { ...quiet, KITSUNE_METRICS_PORT: '0', KITSUNE_STARTUP_WAIT_MS: '1000', POSTGRES_DSN: `postgres://kitsune:s3cret@127.0.0.1:${port}/kitsune` });
   assert.equal(result.code, ExitCodes.database, result.stderr);
   const line = oneLine(result);
-  assert.match(line, new RegExp(`cannot reach PostgreSQL at postgres://kitsune@127\\.0\\.0\\.1:${port}/kitsune \\(POSTGRES_DSN\\).*fix POSTGRES_DSN`));
+  assert.match(line, new RegExp(`cannot reach PostgreSQL at postgres://kitsune@127\\.0\\.0\\.1:${port}/kitsune \\(POSTGRES_DSN\\).*KITSUNE_STARTUP_WAIT_MS=1000 bounds the wait.*fix POSTGRES_DSN`));
   assert.doesNotMatch(line, /s3cret/);
 });
 
-test('Kafka unreachable at start exits 8 and stops the embedded PostgreSQL it had started', { timeout: 180_000 }, async (t) => {
+test('Kafka unreachable past the start-up wait exits 8 naming the setting, and stops the embedded PostgreSQL it had started', { timeout: 180_000 }, async (t) => {
   const dir = await embeddedDir(t);
   const port = await freePort();
-  const result = await kitsune(['start'], { ...quiet, KITSUNE_DATA_DIR: dir, HTTP_PORT: '0', KAFKA_BROKERS: `127.0.0.1:${port}` }, 150_000);
+  const result = await kitsune(['start'], { ...quiet, KITSUNE_DATA_DIR: dir, HTTP_PORT: '0', KAFKA_BROKERS: `127.0.0.1:${port}`, KITSUNE_STARTUP_WAIT_MS: '1000' }, 150_000);
   assert.equal(result.code, ExitCodes.broker, result.stderr);
-  assert.match(oneLine(result), new RegExp(`kitsune start: cannot reach Kafka at 127\\.0\\.0\\.1:${port} \\(KAFKA_BROKERS\\)`));
+  assert.match(oneLine(result), new RegExp(`kitsune start: cannot reach Kafka at 127\\.0\\.0\\.1:${port} \\(KAFKA_BROKERS\\).*KITSUNE_STARTUP_WAIT_MS=1000 bounds the wait`));
   assert.ok(existsSync(join(dir, 'postgres', 'PG_VERSION')), 'the embedded cluster had started');
   assertNothingLeft(dir);
 });

@@ -4,7 +4,7 @@
  * /var/lib/kitsune, linked from where they were asked for.
  */
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -56,4 +56,20 @@ test('as root, a cluster asked for inside a mode-700 folder runs from /var/lib/k
 
   assert.equal(tmpdir(), privateTmp);
   assert.deepEqual(await readdir(privateTmp), [], 'no password file or other leftover in the temporary folder');
+});
+
+test('as root, a cluster asked for under folders that do not exist yet gets those folders open to enter, and runs in place', { skip: !root && 'needs root', timeout: 180_000 }, async (t) => {
+  const parent = await mkdtemp(join(tmpdir(), 'kitsune-open-'));
+  await chmod(parent, 0o755);
+  t.after(() => rm(parent, { recursive: true, force: true }));
+  const requested = join(parent, 'checkout', '.kitsune', 'postgres');
+
+  const server = await startEmbeddedPostgres({ dataDir: requested, port: await freePort() });
+  t.after(() => stopByPid(server.pid));
+  assert.equal(server.dataDir, requested, 'nothing to relocate: every folder above is open to enter');
+  for (const folder of [join(parent, 'checkout'), join(parent, 'checkout', '.kitsune')]) {
+    assert.equal((await stat(folder)).mode & 0o777, 0o755, folder);
+  }
+  assert.equal((await stat(requested)).mode & 0o777, 0o700, 'the data directory itself stays private');
+  await stopByPid(server.pid);
 });

@@ -43,6 +43,9 @@ const noUser = (why: string): string =>
 
 /** Runs initdb for an empty (or missing) `dataDir`; the cluster's superuser password is stored in it. */
 export async function initCluster(binaries: PostgresBinaries, dataDir: string, user: string, owner: ClusterOwner | undefined): Promise<void> {
+  // The folders above are created first and open to enter: a recursive mkdir would give them the
+  // data directory's 0700 too, and the 'postgres' user could not reach the data directory.
+  await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const privateDir = await mkdtemp(join(dirname(dataDir), '.initdb-'));
   try {

@@ -10,6 +10,7 @@ import { EventIds } from '../../../src/events/event-ids.ts';
 import { createKafkaTransport, type KafkaTransport } from '../../../src/transport/kafka/index.ts';
 import { repoRoot } from '../../../scripts/services/state.ts';
 import { readWholeTopic } from '../../support/kafka-topic.ts';
+import { freezeBroker } from '../../support/broker-freeze.ts';
 import { kafkaBrokers, kafkaPid, kafkaSkip } from '../../support/services.ts';
 
 interface Consumed {
@@ -173,7 +174,7 @@ describe('idempotency and bad input against a real Kafka broker', { skip: kafkaS
     const pid = kafkaPid()!;
     const impatient = await buildApi({ registry: await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')), publisher: transport, topics, limits: { ...limits, publishTimeoutMs: pausedDeadlineMs }, logger: false });
     t.after(() => impatient.close());
-    process.kill(pid, 'SIGSTOP');
+    const thaw = await freezeBroker(pid);
     const started = Date.now();
     try {
       const response = await impatient.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(createUser('paused@example.com')) });
@@ -184,7 +185,7 @@ describe('idempotency and bad input against a real Kafka broker', { skip: kafkaS
       assert.ok(elapsed >= pausedDeadlineMs * 0.9, `answered after ${elapsed} ms, not before the deadline`);
       t.diagnostic(`503 after ${elapsed} ms (deadline ${pausedDeadlineMs} ms)`);
     } finally {
-      process.kill(pid, 'SIGCONT');
+      thaw();
     }
   });
 });

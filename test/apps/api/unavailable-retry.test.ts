@@ -14,6 +14,7 @@ import { createDbWorker } from '../../../src/apps/db-worker/worker.ts';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
 import type { Publisher } from '../../../src/transport/types.ts';
 import { createDatabase } from '../../support/database.ts';
+import { freezeBroker } from '../../support/broker-freeze.ts';
 import { kafkaBrokers, kafkaPid, kafkaSkip } from '../../support/services.ts';
 import { openDatabase, registry } from '../db-worker/support.ts';
 
@@ -61,12 +62,12 @@ test('a POST without a key during a broker outage gets an id and a key whose ret
 
   const body = JSON.stringify({ command: 'create_user', version: '1', payload: { name: 'Frozen', email: 'frozen@example.com' } });
   const pid = kafkaPid()!;
-  process.kill(pid, 'SIGSTOP');
+  const thaw = await freezeBroker(pid);
   let refused;
   try {
     refused = await app.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'application/json' }, payload: body });
   } finally {
-    process.kill(pid, 'SIGCONT');
+    thaw();
   }
   assert.equal(refused.statusCode, 503, refused.body);
   const { error } = refused.json<{ error: { code: string; message: string; id: string; idempotency_key: string } }>();

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { check, type Observed } from './checker.ts';
+import type { HistoryEntry, Op } from './history.ts';
+
+const op = (key: string, entity: string, seq: number, kind: Op['kind'] = 'step'): Op => ({ key, client: 0, entity, seq, kind });
+
+/** A history where each op is invoked once and answered `type`. */
+function historyOf(...answers: Array<[Op, 'ok' | 'fail' | 'unknown']>): HistoryEntry[] {
+  return answers.flatMap(([o, type], t) => [
+    { type: 'invoke', t, key: o.key, attempt: 1, api: 'a', op: o } as const,
+    { type, t: t + 1, key: o.key, attempt: 1, api: 'a' } as const,
+  ]);
+}
+
+const line = (key: string): string => `${key}@1`;
+
+/** What a correct run would leave behind for these ops. */
+function healthy(ops: Op[]): Observed {
+  return {
+    effects: ops.filter((o) => o.kind === 'step').map((o) => ({ entity: o.entity, seq: o.seq, op: o.key })),
+    dbEventRecords: new Map(ops.map((o) => [o.key, 1])),
+    deadLetters: ops.filter((o) => o.kind === 'poison').map((o) => ({ key: o.key, sqlstate: '22012' })),
+    logRecords: ops.map((o) => ({ key: o.key, line: line(o.key) })),
+    logDeadLetters: new Set(),
+    lokiLines: ops.map((o) => line(o.key)),
+    resultRecords: new Map(),
+  };
+}
+
+const a1 = op('op-1', 'e1', 1);
+const a2 = op('op-2', 'e1', 2);
+const b1 = op('op-3', 'e2', 1, 'poison');
+const ops = [a1, a2, b1];
+const zero = { lost: 0, duplicateEffects: 0, effectsOf4xx: 0, orderViolations: 0, transientDeadLetters: 0, unexpectedDeadLetters: 0, logRecordsLost: 0, logLinesMissing: 0, logLinesDoubled: 0 };
+
+test('a run that kept every promise has every safety figure at 0', () => {
+  const figures = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), healthy(ops));
+  assert.deepEqual(figures.safety, zero);
+  assert.equal(figures.ops.ok, 3);
+});
+
+test('the checker counts a lost event, a duplicate effect and an effect of a 4xx', () => {
+  const observed = healthy(ops);
+  const figures = check(historyOf([a1, 'ok'], [a2, 'fail'], [b1, 'ok']), {
+    ...observed,
+    // a1 twice; a2 (answered 400) applied; b1's dead letter gone.
+    effects: [observed.effects[0]!, observed.effects[0]!, observed.effects[1]!],
+    deadLetters: [],
+  });
+  assert.equal(figures.safety.lost, 1);
+  assert.equal(figures.safety.duplicateEffects, 1);
+  assert.equal(figures.safety.effectsOf4xx, 1);
+});
+
+test('an entity step applied after a later one is an order violation; a transient dead letter is counted', () => {
+  const observed = healthy(ops);
+  const figures = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), {
+    ...observed,
+    effects: [observed.effects[1]!, observed.effects[0]!],
+    deadLetters: [{ key: b1.key, sqlstate: '22012' }, { key: a1.key, sqlstate: '08006' }],
+  });
+  assert.equal(figures.safety.orderViolations, 1);
+  assert.equal(figures.safety.transientDeadLetters, 1);
+  assert.equal(figures.safety.unexpectedDeadLetters, 1);
+});
+
+test('log lines missing from Loki and the DLQ, or stored twice, are counted', () => {
+  const observed = healthy(ops);
+  const figures = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), { ...observed, lokiLines: [line(a1.key), line(a1.key), line(a2.key)] });
+  assert.equal(figures.safety.logLinesMissing, 1);
+  assert.equal(figures.safety.logLinesDoubled, 1);
+});
+
+test('an unknown outcome may or may not have taken effect, and a 4xx after an unknown attempt proves nothing', () => {
+  const history: HistoryEntry[] = [
+    { type: 'invoke', t: 0, key: a1.key, attempt: 1, api: 'a', op: a1 },
+    { type: 'unknown', t: 1, key: a1.key, attempt: 1, api: 'a', error: 'TimeoutError' },
+    { type: 'invoke', t: 2, key: a1.key, attempt: 2, api: 'b' },
+    { type: 'fail', t: 3, key: a1.key, attempt: 2, api: 'b', status: 409 },
+  ];
+  const figures = check(history, healthy([a1]));
+  assert.deepEqual(figures.safety, zero);
+  assert.equal(figures.ops.unknown, 1);
+  assert.equal(figures.ops.unknownApplied, 1);
+});

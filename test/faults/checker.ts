@@ -1,0 +1,151 @@
+/**
+ * The checker: what the history says was promised, against what PostgreSQL, the topics and Loki
+ * hold after quiescence. Pure: it reads an Observed snapshot (gather.ts), so it can be tested on
+ * made-up histories. Safety figures must be 0; the rest describe the run.
+ */
+import { outcomes, type HistoryEntry } from './history.ts';
+
+export interface Observed {
+  /** fault_steps rows, in id order (the order PostgreSQL applied them). */
+  effects: ReadonlyArray<{ entity: string; seq: number; op: string }>;
+  /** Idempotency keys of db-events records, with how many records each has. */
+  dbEventRecords: ReadonlyMap<string, number>;
+  /** db-events.dlq: idempotency key (undefined if unreadable) and SQLSTATE of each dead letter. */
+  deadLetters: ReadonlyArray<{ key: string | undefined; sqlstate: string | undefined }>;
+  /** app-logs records: idempotency key and the line's identity (`<event id>@<timestamp>`). */
+  logRecords: ReadonlyArray<{ key: string; line: string }>;
+  /** Line identities on app-logs.dlq. */
+  logDeadLetters: ReadonlySet<string>;
+  /** Loki entries' line identities, one per stored entry. */
+  lokiLines: readonly string[];
+  /** db-results records per record id (`<event id>:<source offset>`): more than one is a redelivery. */
+  resultRecords: ReadonlyMap<string, number>;
+}
+
+export interface Figures {
+  safety: {
+    lost: number;
+    duplicateEffects: number;
+    effectsOf4xx: number;
+    orderViolations: number;
+    transientDeadLetters: number;
+    unexpectedDeadLetters: number;
+    logRecordsLost: number;
+    logLinesMissing: number;
+    logLinesDoubled: number;
+  };
+  ops: { total: number; ok: number; fail: number; unknown: number; unknownApplied: number; poison: number; retriedAttempts: number };
+  deadLetters: number;
+  /** What was read back, so a 0 above is seen to be about something. */
+  readBack: { effects: number; appLogRecords: number; lokiLines: number; logDeadLetters: number };
+  redeliveredRecords: number;
+  /** Examples of each non-zero safety figure, for the report. */
+  examples: Record<string, string[]>;
+}
+
+/** SQLSTATE classes Kitsune retries (DESIGN.md §4): a dead letter with one of them is a bug. */
+export const isTransientSqlstate = (sqlstate: string | undefined): boolean =>
+  sqlstate !== undefined && (/^(08|53)/.test(sqlstate) || /^57P0/.test(sqlstate) || sqlstate === '40001' || sqlstate === '40P01');
+
+export function check(history: readonly HistoryEntry[], observed: Observed): Figures {
+  const ops = outcomes(history);
+  const examples: Record<string, string[]> = {};
+  const note = (figure: string, example: string): void => {
+    const list = (examples[figure] ??= []);
+    if (list.length < 5) list.push(example);
+  };
+
+  const effectsByOp = new Map<string, number>();
+  for (const effect of observed.effects) effectsByOp.set(effect.op, (effectsByOp.get(effect.op) ?? 0) + 1);
+  const deadByKey = new Map<string, number>();
+  for (const dead of observed.deadLetters) if (dead.key !== undefined) deadByKey.set(dead.key, (deadByKey.get(dead.key) ?? 0) + 1);
+  const logKeys = new Set(observed.logRecords.map((record) => record.key));
+
+  let lost = 0;
+  let effectsOf4xx = 0;
+  let unknownApplied = 0;
+  let logRecordsLost = 0;
+  let unexpectedDeadLetters = 0;
+  let retriedAttempts = 0;
+  const counts = { ok: 0, fail: 0, unknown: 0, poison: 0 };
+  for (const [key, { op, outcome, attempts }] of ops) {
+    counts[outcome]++;
+    retriedAttempts += attempts - 1;
+    const applied = effectsByOp.get(key) ?? 0;
+    const dead = deadByKey.get(key) ?? 0;
+    if (op.kind === 'poison') counts.poison++;
+    if (outcome === 'ok' && applied === 0 && dead === 0) {
+      lost++;
+      note('lost', `${key} (${op.entity} step ${op.seq}, ${op.kind})`);
+    }
+    if (outcome === 'ok' && !logKeys.has(key)) {
+      logRecordsLost++;
+      note('logRecordsLost', key);
+    }
+    if (outcome === 'fail' && applied > 0) {
+      effectsOf4xx++;
+      note('effectsOf4xx', key);
+    }
+    if (outcome === 'unknown' && applied > 0) unknownApplied++;
+    if (op.kind !== 'poison' && dead > 0) {
+      unexpectedDeadLetters++;
+      note('unexpectedDeadLetters', key);
+    }
+  }
+
+  let duplicateEffects = 0;
+  for (const [op, count] of effectsByOp) {
+    if (count > 1) {
+      duplicateEffects += count - 1;
+      note('duplicateEffects', `${op} applied ${count} times`);
+    }
+  }
+
+  let orderViolations = 0;
+  const lastSeq = new Map<string, number>();
+  for (const effect of observed.effects) {
+    const previous = lastSeq.get(effect.entity);
+    if (previous !== undefined && effect.seq <= previous) {
+      orderViolations++;
+      note('orderViolations', `${effect.entity}: step ${effect.seq} applied after step ${previous} (${effect.op})`);
+    }
+    lastSeq.set(effect.entity, Math.max(previous ?? 0, effect.seq));
+  }
+
+  let transientDeadLetters = 0;
+  for (const dead of observed.deadLetters) {
+    if (isTransientSqlstate(dead.sqlstate)) {
+      transientDeadLetters++;
+      note('transientDeadLetters', `${dead.key ?? '?'} (SQLSTATE ${dead.sqlstate})`);
+    }
+  }
+
+  const lokiCount = new Map<string, number>();
+  for (const line of observed.lokiLines) lokiCount.set(line, (lokiCount.get(line) ?? 0) + 1);
+  let logLinesMissing = 0;
+  let logLinesDoubled = 0;
+  for (const line of new Set(observed.logRecords.map((record) => record.line))) {
+    if (!lokiCount.has(line) && !observed.logDeadLetters.has(line)) {
+      logLinesMissing++;
+      note('logLinesMissing', line);
+    }
+  }
+  for (const [line, count] of lokiCount) {
+    if (count > 1) {
+      logLinesDoubled += count - 1;
+      note('logLinesDoubled', `${line} stored ${count} times`);
+    }
+  }
+
+  let redeliveredRecords = 0;
+  for (const count of observed.resultRecords.values()) if (count > 1) redeliveredRecords += count - 1;
+
+  return {
+    safety: { lost, duplicateEffects, effectsOf4xx, orderViolations, transientDeadLetters, unexpectedDeadLetters, logRecordsLost, logLinesMissing, logLinesDoubled },
+    ops: { total: ops.size, ...counts, unknownApplied, retriedAttempts },
+    deadLetters: observed.deadLetters.length,
+    readBack: { effects: observed.effects.length, appLogRecords: observed.logRecords.length, lokiLines: observed.lokiLines.length, logDeadLetters: observed.logDeadLetters.size },
+    redeliveredRecords,
+    examples,
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * `npm run test:faults [-- --soak] [--seed N] [--events N] [--rate N] [--keep]`
+ *
+ * Kitsune as designed (3 APIs, 5 DB workers, 2 log workers) on a 3-node Kafka cluster,
+ * PostgreSQL and the Loki test server, all started here and stopped by PID. A seeded load runs;
+ * then the run waits for quiet (conditions, not time), and the checker compares the history with
+ * what PostgreSQL, the topics and Loki hold. Prints the table; exits 1 when a safety figure is
+ * not 0. The history (JSON lines) stays in the run folder.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from '../../scripts/services/state.ts';
+import { kafkaUnavailableReason } from '../../scripts/services/kafka.ts';
+import { topicReplication } from '../support/kafka-replication.ts';
+import { check } from './checker.ts';
+import { gather } from './gather.ts';
+import { planLoad, runLoad } from './generator.ts';
+import { History } from './history.ts';
+import { quiesce } from './quiesce.ts';
+import { seeded } from './random.ts';
+import { latency, passed, table, type RunSummary } from './report.ts';
+import { Roles } from './roles.ts';
+import { startFaultServices, type FaultServices } from './services.ts';
+
+const { values } = parseArgs({
+  options: {
+    soak: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    events: { type: 'string' },
+    rate: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const tier = values.soak ? 'soak' : 'smoke';
+const seed = values.seed === undefined ? randomInt(1, 2 ** 31 - 1) : Number(values.seed);
+const events = Number(values.events ?? (values.soak ? 100_000 : 10_000));
+// Paced so the load outlasts the faults: each waits for its recovery before the next begins.
+const rate = Number(values.rate ?? (values.soak ? 150 : 40));
+const topics = { dbEvents: 'db-events', appLogs: 'app-logs', dbResults: 'db-results' };
+const groupId = 'kitsune-faults';
+const groups = { dbWorker: `${groupId}.db-worker`, logWorker: `${groupId}.log-worker` };
+const readyTimeoutMs = 300_000;
+const log = (line: string): void => void process.stderr.write(`faults: ${line}\n`);
+
+async function startRoles(services: FaultServices, roles: Roles): Promise<void> {
+  const env = {
+    KAFKA_BROKERS: services.brokers.join(','),
+    KAFKA_GROUP_ID: groupId,
+    POSTGRES_DSN: services.postgresDsn,
+    LOKI_URL: services.loki.url,
+    KITSUNE_REGISTRY: join(repoRoot, 'test', 'faults', 'registry.yaml'),
+    KITSUNE_MIGRATIONS_DIR: join(repoRoot, 'test', 'faults', 'migrations'),
+    KITSUNE_LOKI_BATCH_WAIT_MS: '200',
+    KITSUNE_LOG_LEVEL: 'info',
+  };
+  // The first API creates the topics and applies the migrations; the rest start together.
+  await roles.add('api', env, readyTimeoutMs);
+  await Promise.all([
+    roles.add('api', env, readyTimeoutMs),
+    roles.add('api', env, readyTimeoutMs),
+    ...[1, 2, 3, 4, 5].map(() => roles.add('db-worker', env, readyTimeoutMs)),
+    roles.add('log-worker', env, readyTimeoutMs),
+    roles.add('log-worker', env, readyTimeoutMs),
+  ]);
+}
+
+async function main(): Promise<number> {
+  const unavailable = kafkaUnavailableReason();
+  if (unavailable) throw new Error(`the fault suite needs Kafka, but ${unavailable}`);
+  // Ten processes start (and restart) from dist/: compiling src/ in each would cost a loaded
+  // machine tens of seconds per start. bin/kitsune.js runs dist/ only when it matches src/.
+  const build = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'build.ts')], { cwd: repoRoot, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
+  const durations: Record<string, number> = {};
+  const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await work();
+    } finally {
+      durations[phase] = Date.now() - t0;
+      log(`${phase}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  };
+  const dir = await mkdtemp(join(tmpdir(), `kitsune-faults-${seed}-`));
+  // As root PostgreSQL runs as the postgres user, which must be able to enter the folder.
+  await chmod(dir, 0o755);
+  log(`tier ${tier}, seed ${seed}, ${events} events at up to ${rate}/s; run folder ${dir}`);
+  const random = seeded(seed);
+  const plan = planLoad(random, { events, clients: 32, entities: Math.max(64, Math.round(events / 40)), invalidShare: 0.01, poisonShare: 0.005 });
+  const history = new History(join(dir, 'history.jsonl'));
+  history.add({ type: 'run', seed, tier, events, at: new Date().toISOString(), settings: { rate } });
+
+  const services = await timed('start services', () => startFaultServices(join(dir, 'services')));
+  const roles = new Roles(dir);
+  let ok = false;
+  try {
+    await timed('start Kitsune', () => startRoles(services, roles));
+    const replication = await topicReplication(services.brokers, topics.dbEvents);
+    if (replication.replicas.some((replicas) => replicas !== 3) || replication.minInsyncReplicas !== 2) {
+      throw new Error(`${topics.dbEvents} is not replicated as the cluster should make it: ${JSON.stringify(replication)}`);
+    }
+
+    const apis = (): string[] => roles.byRole('api').map((api) => `http://127.0.0.1:${api.port}`);
+    await timed('load', () =>
+      runLoad(plan, {
+        apis,
+        history,
+        rate,
+        onProgress: (done) => {
+          if (done % 1_000 === 0) log(`${done} operations answered`);
+        },
+      }),
+    );
+    const quietMs = await timed('quiesce', () =>
+      quiesce({ brokers: services.brokers, groups: [{ group: groups.dbWorker, topic: topics.dbEvents }, { group: groups.logWorker, topic: topics.appLogs }] }, 600_000),
+    );
+    log(`quiet after ${quietMs} ms`);
+    const observed = await timed('read back', () => gather({ postgresDsn: services.postgresDsn, brokers: services.brokers, topics, loki: services.loki }));
+    await history.close();
+    const summary: RunSummary = {
+      seed,
+      tier,
+      events,
+      figures: check(history.entries, observed),
+      latency: latency(history.entries),
+      durations,
+      historyPath: history.path,
+    };
+    ok = passed(summary);
+    const text = `${table(summary)}\n\n${ok ? 'PASS' : 'FAIL'}: ${ok ? 'every safety figure is 0' : 'see the rows marked FAIL'}\n`;
+    await writeFile(join(dir, 'report.txt'), text);
+    process.stdout.write(`\n${text}`);
+  } finally {
+    await roles.stopAll();
+    await services.close();
+    // Logs, history and report stay; the data goes unless asked to keep it.
+    if (!values.keep) await rm(join(dir, 'services'), { recursive: true, force: true });
+  }
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`faults: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
