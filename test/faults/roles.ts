@@ -59,8 +59,26 @@ export class Roles {
     return process;
   }
 
-  /** (Re)starts a process whose child is gone; resolves once it is ready. */
+  /**
+   * (Re)starts a process whose child is gone; resolves once it is ready. As a supervisor would, a
+   * process that exits while starting (a dependency still coming back, say) is started again
+   * until the deadline.
+   */
   async start(role: RoleProcess, readyTimeoutMs: number): Promise<void> {
+    const deadline = Date.now() + readyTimeoutMs;
+    const logPath = join(this.#dir, `${role.name}.log`);
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.#startOnce(role, deadline);
+      if (outcome === 'ready') return;
+      if (outcome === 'timeout') throw new Error(`${role.name} was not ready within ${readyTimeoutMs} ms; see ${logPath}`);
+      if (Date.now() > deadline) throw new Error(`${role.name} exited during start-up ${attempt} times (last: ${outcome}); see ${logPath}`);
+      // Backs off as a supervisor would, so a role waiting on PostgreSQL does not spin.
+      await sleep(Math.min(5_000, 500 * attempt));
+    }
+  }
+
+  /** 'ready', 'timeout', or how the process exited while starting. */
+  async #startOnce(role: RoleProcess, deadline: number): Promise<string> {
     const log = await open(join(this.#dir, `${role.name}.log`), 'a');
     const portEnv = role.role === 'api' ? { HTTP_PORT: String(role.port), KITSUNE_METRICS_PORT: '0' } : { KITSUNE_METRICS_PORT: String(role.port) };
     const child = spawn(process.execPath, [kitsuneBin, role.role], {
@@ -75,17 +93,16 @@ export class Roles {
       else child.once('exit', () => resolveExit());
     });
     const path = role.role === 'api' ? '/readyz' : '/metrics';
-    const deadline = Date.now() + readyTimeoutMs;
     let gone = false;
     void role.exited.then(() => (gone = true));
     for (;;) {
-      if (gone) throw new Error(`${role.name} exited during start-up (code ${child.exitCode ?? child.signalCode}); see ${join(this.#dir, `${role.name}.log`)}`);
+      if (gone) return `exit ${child.exitCode ?? child.signalCode}`;
       const ready = await fetch(`http://127.0.0.1:${role.port}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
         (response) => response.ok,
         () => false,
       );
-      if (ready) return;
-      if (Date.now() > deadline) throw new Error(`${role.name} was not ready within ${readyTimeoutMs} ms; see ${join(this.#dir, `${role.name}.log`)}`);
+      if (ready) return 'ready';
+      if (Date.now() > deadline) return 'timeout';
       await sleep(100);
     }
   }
