@@ -51,6 +51,8 @@ export interface RunSummary {
   tier: string;
   events: number;
   figures: Figures;
+  /** Kitsune processes that exited without being told to (restarted, as a supervisor would). */
+  crashes: ReadonlyArray<{ name: string; t: number; how: string }>;
   recoveries: Recovery[];
   /** Consumer session timeout + 5 s: a kill must recover within it. */
   recoveryLimitMs: number;
@@ -85,6 +87,7 @@ export function table(run: RunSummary): string {
     safe('log lines missing (not in Loki nor DLQ)', s.logLinesMissing),
     safe('log lines doubled in Loki', s.logLinesDoubled),
     safe('processed again across a graceful stop', s.redeliveredAfterGracefulStop),
+    safe('Kitsune processes that crashed', run.crashes.length),
     row('operations', figures.ops.total),
     row('  answered 202 / 4xx / unknown', `${figures.ops.ok} / ${figures.ops.fail} / ${figures.ops.unknown}`),
     row('  unknown that took effect', figures.ops.unknownApplied),
@@ -108,6 +111,7 @@ export function table(run: RunSummary): string {
   );
   for (const [phase, ms] of Object.entries(run.durations)) lines.push(row(`time: ${phase}`, `${(ms / 1000).toFixed(1)} s`));
   for (const [figure, list] of Object.entries(figures.examples)) lines.push('', `${figure}: ${list.join('; ')}`);
+  if (run.crashes.length > 0) lines.push('', `crashed: ${run.crashes.map((c) => `${c.name} (${c.how}) at ${new Date(c.t).toISOString()}`).join('; ')}`);
   return lines.join('\n');
 }
 
@@ -116,7 +120,7 @@ const limited = (recovery: Recovery): boolean => recovery.fault.startsWith('kill
 
 /** True when every safety figure is 0, every fault recovered (kills in time) and the ambiguous commits happened. */
 export function passed(run: RunSummary): boolean {
-  const safe = Object.values(run.figures.safety).every((value) => value === 0);
+  const safe = Object.values(run.figures.safety).every((value) => value === 0) && run.crashes.length === 0;
   const recovered = run.recoveries.every((r) => r.ms !== undefined && (!limited(r) || r.ms <= run.recoveryLimitMs));
   return safe && recovered && run.ambiguousCommits >= run.ambiguousCommitsPlanned;
 }

@@ -29,6 +29,11 @@ const kitsuneBin = join(repoRoot, 'bin', 'kitsune.js');
 export class Roles {
   readonly #dir: string;
   readonly #all = new Map<string, RoleProcess>();
+  /** Children this runner signalled or is stopping: their exit is no crash. */
+  readonly #expected = new WeakSet<ChildProcess>();
+  #stopping = false;
+  /** Processes that exited without being told to: each one a finding, restarted as a supervisor would. */
+  readonly crashes: Array<{ name: string; t: number; how: string }> = [];
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -69,12 +74,27 @@ export class Roles {
     const logPath = join(this.#dir, `${role.name}.log`);
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.#startOnce(role, deadline);
-      if (outcome === 'ready') return;
+      if (outcome === 'ready') {
+        this.#supervise(role, readyTimeoutMs);
+        return;
+      }
       if (outcome === 'timeout') throw new Error(`${role.name} was not ready within ${readyTimeoutMs} ms; see ${logPath}`);
       if (Date.now() > deadline) throw new Error(`${role.name} exited during start-up ${attempt} times (last: ${outcome}); see ${logPath}`);
       // Backs off as a supervisor would, so a role waiting on PostgreSQL does not spin.
       await sleep(Math.min(5_000, 500 * attempt));
     }
+  }
+
+  #supervise(role: RoleProcess, readyTimeoutMs: number): void {
+    const child = role.child;
+    if (!child) return;
+    child.once('exit', (code, signal) => {
+      if (this.#stopping || this.#expected.has(child)) return;
+      this.crashes.push({ name: role.name, t: Date.now(), how: signal ?? `code ${code}` });
+      void sleep(1_000)
+        .then(() => (this.#stopping ? undefined : this.start(role, readyTimeoutMs)))
+        .catch(() => undefined);
+    });
   }
 
   /** 'ready', 'timeout', or how the process exited while starting. */
@@ -111,12 +131,14 @@ export class Roles {
   async signal(role: RoleProcess, signal: NodeJS.Signals): Promise<void> {
     const pid = role.child?.pid;
     if (pid === undefined || role.child?.exitCode !== null || role.child.signalCode !== null) return;
+    this.#expected.add(role.child);
     process.kill(pid, signal);
     await role.exited;
   }
 
   /** SIGTERM to every process still running, by PID; SIGKILL for any still there after `graceMs`. */
   async stopAll(graceMs = 30_000): Promise<void> {
+    this.#stopping = true;
     await Promise.all(
       this.all.map(async (role) => {
         const child = role.child;

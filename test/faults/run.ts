@@ -155,10 +155,15 @@ async function main(): Promise<number> {
       ).then((measured) => (recoveries = measured));
       await Promise.all([load, nemesis]);
     });
+    // A system that never settles is a finding too: the table is still read and printed.
+    let notQuiet: string | undefined;
     const quietMs = await timed('quiesce', () =>
       quiesce({ brokers: services.brokers, groups: [{ group: groups.dbWorker, topic: topics.dbEvents }, { group: groups.logWorker, topic: topics.appLogs }] }, 600_000),
-    );
-    log(`quiet after ${quietMs} ms`);
+    ).catch((error: unknown) => {
+      notQuiet = error instanceof Error ? error.message : String(error);
+      return -1;
+    });
+    log(notQuiet ?? `quiet after ${quietMs} ms`);
     const observed = await timed('read back', () => gather({ postgresDsn: services.postgresDsn, brokers: services.brokers, topics, loki: services.loki }));
     await history.close();
     const summary: RunSummary = {
@@ -166,6 +171,7 @@ async function main(): Promise<number> {
       tier,
       events,
       figures: check(history.entries, observed),
+      crashes: roles.crashes,
       recoveries,
       recoveryLimitMs,
       ambiguousCommits: services.proxy.ambiguousCommits,
@@ -174,8 +180,9 @@ async function main(): Promise<number> {
       durations,
       historyPath: history.path,
     };
-    ok = passed(summary);
-    const text = `${table(summary)}\n\n${ok ? 'PASS' : 'FAIL'}: ${ok ? 'every safety figure is 0 and every kill recovered in time' : 'see the rows marked FAIL'}\n`;
+    ok = passed(summary) && notQuiet === undefined;
+    const verdict = ok ? 'PASS: every safety figure is 0 and every kill recovered in time' : `FAIL: ${notQuiet ?? 'see the rows marked FAIL'}`;
+    const text = `${table(summary)}\n\n${verdict}\n`;
     await writeFile(join(dir, 'report.txt'), text);
     process.stdout.write(`\n${text}`);
   } finally {
