@@ -56,6 +56,8 @@ export interface ApiDeps {
   logs?: pg.Pool | undefined;
   /** With LOKI_URL, GET /logs says where the lines are: this LogQL stream selector. */
   lokiSelector?: string | undefined;
+  /** KITSUNE_TRACE_URL: the console links each event's trace there. */
+  traceUrl?: string | undefined;
   /** messaging.system of the producer spans: the transport's name. (Default: 'kafka') */
   messagingSystem?: string;
   /** The process's Prometheus registry, served at GET /metrics. */
@@ -185,7 +187,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector);
   registerHealthRoutes(app, deps.readiness ?? []);
   if (deps.pool) {
-    registerTimeline(app, { pool: deps.pool, logsInPostgres: deps.logs !== undefined, lokiSelector: deps.lokiSelector }, reader);
+    registerTimeline(app, { pool: deps.pool, logsInPostgres: deps.logs !== undefined, lokiSelector: deps.lokiSelector, traceUrl: deps.traceUrl }, reader);
   }
   if (deps.dlq) registerDlqRoutes(app, deps.dlq, admin);
   registerOverview(app, { metrics: deps.metrics, dlq: deps.dlq }, reader);

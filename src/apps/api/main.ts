@@ -41,6 +41,7 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     logs: config.lokiUrl ? undefined : pool,
     lokiSelector: config.lokiUrl ? `{service="${config.serviceName}"}` : undefined,
     metrics,
+    traceUrl: config.traceUrl,
     pool,
     // The same DLQ and replay group as `kitsune dlq`, so the console and the CLI share one bookmark and one lock.
     dlq: pool
