@@ -23,11 +23,14 @@ function App() {
   const [keyVersion, setKeyVersion] = useState(0);
   const main = useRef<HTMLElement>(null);
   useEffect(() => onUnauthorized(() => setAskKey(true)), []);
-  // A new page: tell screen readers and keyboard users where they are.
+  // A new page: tell screen readers and keyboard users where they are. Not on the first one: a
+  // freshly loaded document starts at its top, where the first Tab finds "Skip to content".
+  const firstPage = useRef(true);
   useEffect(() => {
     const title = pages.find((p) => p.page === route.page)?.label ?? 'Overview';
     document.title = `${title} · Kitsune console`;
-    main.current?.querySelector('h1')?.focus();
+    if (firstPage.current) firstPage.current = false;
+    else main.current?.querySelector('h1')?.focus();
   }, [route.page]);
   return (
     <>

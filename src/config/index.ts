@@ -69,6 +69,12 @@ export interface Config {
   postgresDsn: string | undefined;
   /** LOKI_URL; unset means logs are kept in PostgreSQL and served at GET /logs. (Default: unset) */
   lokiUrl: string | undefined;
+  /**
+   * KITSUNE_TRACE_URL: where the console links an event's trace, an http(s) URL in which
+   * `{trace_id}` stands for the trace id (Grafana's Explore on Tempo, Jaeger's /trace/{trace_id}).
+   * (Default: unset; the console shows the id without a link)
+   */
+  traceUrl: string | undefined;
   /** KITSUNE_LOKI_TENANT: sent as X-Scope-OrgID. (Default: unset) */
   lokiTenant: string | undefined;
   /** KITSUNE_LOKI_BATCH_BYTES: a stream's pending lines are pushed once they reach this many bytes. (Default: 1_048_576) */
@@ -243,6 +249,14 @@ export function loadConfig(env: Env = process.env): Config {
     return value;
   };
 
+  const traceUrl = (): string | undefined => {
+    const value = text('KITSUNE_TRACE_URL');
+    if (value === undefined) return undefined;
+    if (!value.includes('{trace_id}')) problems.push(`KITSUNE_TRACE_URL must hold {trace_id} where the trace id goes (got '${value}')`);
+    else if (!/^https?:$/.test(URL.parse(value.replaceAll('{trace_id}', '0'))?.protocol ?? '')) problems.push(`KITSUNE_TRACE_URL is not an http or https URL: '${value}'`);
+    return value;
+  };
+
   const brokers = text('KAFKA_BROKERS')
     ?.split(',')
     .map((broker) => broker.trim())
@@ -306,6 +320,7 @@ export function loadConfig(env: Env = process.env): Config {
     kafkaLingerMs: integer('KITSUNE_KAFKA_LINGER_MS', configDefaults.kafkaLingerMs, 0, 1_000),
     postgresDsn: url('POSTGRES_DSN'),
     lokiUrl: url('LOKI_URL'),
+    traceUrl: traceUrl(),
     lokiTenant: text('KITSUNE_LOKI_TENANT'),
     lokiBatchBytes: integer('KITSUNE_LOKI_BATCH_BYTES', configDefaults.lokiBatchBytes, 1_024, 64 * 1_048_576),
     lokiBatchWaitMs: integer('KITSUNE_LOKI_BATCH_WAIT_MS', configDefaults.lokiBatchWaitMs, 0, 60_000),

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { check, type Observed } from './checker.ts';
 import type { HistoryEntry, Op } from './history.ts';
+import { seeded } from './random.ts';
+import { schedule, smokeFaults } from './schedule.ts';
 
 const op = (key: string, entity: string, seq: number, kind: Op['kind'] = 'step'): Op => ({ key, client: 0, entity, seq, kind });
 
@@ -32,7 +34,7 @@ const a1 = op('op-1', 'e1', 1);
 const a2 = op('op-2', 'e1', 2);
 const b1 = op('op-3', 'e2', 1, 'poison');
 const ops = [a1, a2, b1];
-const zero = { lost: 0, duplicateEffects: 0, effectsOf4xx: 0, orderViolations: 0, transientDeadLetters: 0, unexpectedDeadLetters: 0, logRecordsLost: 0, logLinesMissing: 0, logLinesDoubled: 0 };
+const zero = { lost: 0, duplicateEffects: 0, effectsOf4xx: 0, orderViolations: 0, transientDeadLetters: 0, unexpectedDeadLetters: 0, logRecordsLost: 0, logLinesMissing: 0, logLinesDoubled: 0, redeliveredAfterGracefulStop: 0 };
 
 test('a run that kept every promise has every safety figure at 0', () => {
   const figures = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), healthy(ops));
@@ -83,4 +85,28 @@ test('an unknown outcome may or may not have taken effect, and a 4xx after an un
   assert.deepEqual(figures.safety, zero);
   assert.equal(figures.ops.unknown, 1);
   assert.equal(figures.ops.unknownApplied, 1);
+});
+
+test('a seed gives the same fault schedule every time', () => {
+  assert.deepEqual(schedule(seeded(42), smokeFaults), schedule(seeded(42), smokeFaults));
+  assert.notDeepEqual(schedule(seeded(42), smokeFaults), schedule(seeded(43), smokeFaults));
+});
+
+test('a record processed again while a DB worker stopped gracefully is counted; one processed again after a kill is not', () => {
+  const history: HistoryEntry[] = [
+    ...historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']),
+    { type: 'nemesis', t: 100, phase: 'start', fault: 'kill db-worker', target: 'db-worker-1' },
+    { type: 'nemesis', t: 200, phase: 'end', fault: 'kill db-worker', target: 'db-worker-1' },
+    { type: 'nemesis', t: 300, phase: 'start', fault: 'sigterm db-worker', target: 'db-worker-2' },
+    { type: 'nemesis', t: 400, phase: 'end', fault: 'sigterm db-worker', target: 'db-worker-2' },
+  ];
+  const resultRecords = new Map([
+    ['x:1', [50, 150]],
+    ['x:2', [250, 350]],
+    ['x:3', [260]],
+  ]);
+  const figures = check(history, { ...healthy(ops), resultRecords });
+  assert.equal(figures.redeliveredRecords, 2);
+  assert.equal(figures.safety.redeliveredAfterGracefulStop, 1);
+  assert.deepEqual(figures.examples['redeliveredAfterGracefulStop'], ['x:2']);
 });

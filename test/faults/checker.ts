@@ -18,8 +18,11 @@ export interface Observed {
   logDeadLetters: ReadonlySet<string>;
   /** Loki entries' line identities, one per stored entry. */
   lokiLines: readonly string[];
-  /** db-results records per record id (`<event id>:<source offset>`): more than one is a redelivery. */
-  resultRecords: ReadonlyMap<string, number>;
+  /**
+   * db-results records per record id (`<event id>:<source offset>`), as the completion time (ms)
+   * of each copy: more than one copy is a record processed again.
+   */
+  resultRecords: ReadonlyMap<string, readonly number[]>;
 }
 
 export interface Figures {
@@ -33,6 +36,8 @@ export interface Figures {
     logRecordsLost: number;
     logLinesMissing: number;
     logLinesDoubled: number;
+    /** Records processed again while a DB worker stopped gracefully (SIGTERM) and came back. */
+    redeliveredAfterGracefulStop: number;
   };
   ops: { total: number; ok: number; fail: number; unknown: number; unknownApplied: number; poison: number; retriedAttempts: number };
   deadLetters: number;
@@ -137,15 +142,41 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
     }
   }
 
+  // A graceful stop commits what it finished: nothing may be processed again while it happens.
+  const graceful = faultWindows(history, 'sigterm db-worker');
   let redeliveredRecords = 0;
-  for (const count of observed.resultRecords.values()) if (count > 1) redeliveredRecords += count - 1;
+  let redeliveredAfterGracefulStop = 0;
+  for (const [id, copies] of observed.resultRecords) {
+    if (copies.length < 2) continue;
+    redeliveredRecords += copies.length - 1;
+    const again = [...copies].sort((a, b) => a - b).slice(1);
+    if (again.some((at) => graceful.some(([from, to]) => at >= from && at <= to))) {
+      redeliveredAfterGracefulStop++;
+      note('redeliveredAfterGracefulStop', id);
+    }
+  }
 
   return {
-    safety: { lost, duplicateEffects, effectsOf4xx, orderViolations, transientDeadLetters, unexpectedDeadLetters, logRecordsLost, logLinesMissing, logLinesDoubled },
+    safety: { lost, duplicateEffects, effectsOf4xx, orderViolations, transientDeadLetters, unexpectedDeadLetters, logRecordsLost, logLinesMissing, logLinesDoubled, redeliveredAfterGracefulStop },
     ops: { total: ops.size, ...counts, unknownApplied, retriedAttempts },
     deadLetters: observed.deadLetters.length,
     readBack: { effects: observed.effects.length, appLogRecords: observed.logRecords.length, lokiLines: observed.lokiLines.length, logDeadLetters: observed.logDeadLetters.size },
     redeliveredRecords,
     examples,
   };
+}
+
+/** [start, end] of each run of `fault` in the history. */
+export function faultWindows(history: readonly HistoryEntry[], fault: string): Array<[number, number]> {
+  const windows: Array<[number, number]> = [];
+  let open: number | undefined;
+  for (const entry of history) {
+    if (entry.type !== 'nemesis' || entry.fault !== fault) continue;
+    if (entry.phase === 'start') open = entry.t;
+    else if (open !== undefined) {
+      windows.push([open, entry.t]);
+      open = undefined;
+    }
+  }
+  return windows;
 }

@@ -62,10 +62,11 @@ export async function gather(sources: GatherSources): Promise<Observed> {
     const line = lineOf(event);
     if (key !== undefined && line !== undefined) logRecords.push({ key, line });
   }
-  const resultRecords = new Map<string, number>();
+  const resultRecords = new Map<string, number[]>();
   for (const record of results) {
     const id = record.headers.get('kitsune-id') ?? `${record.partition}/${record.offset}`;
-    resultRecords.set(id, (resultRecords.get(id) ?? 0) + 1);
+    const completedAt = Date.parse(String((parse(record) as { completed_at?: unknown } | undefined)?.completed_at));
+    resultRecords.set(id, [...(resultRecords.get(id) ?? []), completedAt]);
   }
   return {
     effects,

@@ -46,6 +46,8 @@ export interface RunLoadOptions {
   history: History;
   /** Target operations per second over all clients (pacing, not a limit the system must meet). */
   rate: number;
+  /** Resolves once the operation at this plan index may start (the nemesis's barrier). */
+  gate?: (index: number) => Promise<void>;
   /** Called after each operation ends, with how many ended so far. */
   onProgress?: (done: number, accepted: number) => void;
   signal?: AbortSignal;
@@ -63,7 +65,9 @@ export async function runLoad(plan: LoadPlan, options: RunLoadOptions): Promise<
     perClient.map(async (ops, c) => {
       for (const op of ops) {
         if (options.signal?.aborted) return;
-        const due = started + (Number(op.key.slice(3)) / options.rate) * 1_000;
+        const index = Number(op.key.slice(3));
+        await options.gate?.(index);
+        const due = started + (index / options.rate) * 1_000;
         if (due > Date.now()) await new Promise((resolveDue) => setTimeout(resolveDue, due - Date.now()));
         const ok = await runOp(clientFor(c, op, options), op);
         done++;

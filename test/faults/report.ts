@@ -1,6 +1,7 @@
 /** The checker's table, as printed at the end of a run. */
 import type { Figures } from './checker.ts';
 import type { HistoryEntry } from './history.ts';
+import type { Recovery } from './nemesis.ts';
 
 export interface LatencyFigures {
   attempts: number;
@@ -50,6 +51,14 @@ export interface RunSummary {
   tier: string;
   events: number;
   figures: Figures;
+  /** Kitsune processes that exited without being told to (restarted, as a supervisor would). */
+  crashes: ReadonlyArray<{ name: string; t: number; how: string }>;
+  recoveries: Recovery[];
+  /** Consumer session timeout + 5 s: a kill must recover within it. */
+  recoveryLimitMs: number;
+  ambiguousCommits: number;
+  /** Ambiguous commits the schedule asked for. */
+  ambiguousCommitsPlanned: number;
   latency: ReturnType<typeof latency>;
   durations: Record<string, number>;
   historyPath: string;
@@ -77,6 +86,8 @@ export function table(run: RunSummary): string {
     safe('accepted, no app-logs record', s.logRecordsLost),
     safe('log lines missing (not in Loki nor DLQ)', s.logLinesMissing),
     safe('log lines doubled in Loki', s.logLinesDoubled),
+    safe('processed again across a graceful stop', s.redeliveredAfterGracefulStop),
+    safe('Kitsune processes that crashed', run.crashes.length),
     row('operations', figures.ops.total),
     row('  answered 202 / 4xx / unknown', `${figures.ops.ok} / ${figures.ops.fail} / ${figures.ops.unknown}`),
     row('  unknown that took effect', figures.ops.unknownApplied),
@@ -85,7 +96,12 @@ export function table(run: RunSummary): string {
     row('effects in PostgreSQL', figures.readBack.effects),
     row('app-logs records / Loki lines / log DLQ', `${figures.readBack.appLogRecords} / ${figures.readBack.lokiLines} / ${figures.readBack.logDeadLetters}`),
     row('records processed again (db-results)', figures.redeliveredRecords),
+    row('ambiguous commits (cut after COMMIT)', `${run.ambiguousCommits} of ${run.ambiguousCommitsPlanned}`, run.ambiguousCommits >= run.ambiguousCommitsPlanned ? 'ok' : 'FAIL'),
   );
+  for (const recovery of run.recoveries) {
+    const verdict = recovery.ms === undefined ? 'FAIL' : limited(recovery) ? (recovery.ms <= run.recoveryLimitMs ? 'ok' : 'FAIL') : '';
+    lines.push(row(`recovery: ${recovery.fault}, ${recovery.target}`.slice(0, 44), recovery.ms === undefined ? 'none' : `${(recovery.ms / 1000).toFixed(1)} s`, verdict));
+  }
   const l = run.latency;
   lines.push(
     row('API p50 / p99 during faults', `${l.duringFaults.p50} / ${l.duringFaults.p99} ms`),
@@ -95,10 +111,16 @@ export function table(run: RunSummary): string {
   );
   for (const [phase, ms] of Object.entries(run.durations)) lines.push(row(`time: ${phase}`, `${(ms / 1000).toFixed(1)} s`));
   for (const [figure, list] of Object.entries(figures.examples)) lines.push('', `${figure}: ${list.join('; ')}`);
+  if (run.crashes.length > 0) lines.push('', `crashed: ${run.crashes.map((c) => `${c.name} (${c.how}) at ${new Date(c.t).toISOString()}`).join('; ')}`);
   return lines.join('\n');
 }
 
-/** True when every safety figure is 0. */
+/** A process kill must recover within the session timeout + 5 s; other faults' recovery is reported. */
+const limited = (recovery: Recovery): boolean => recovery.fault.startsWith('kill') && !recovery.fault.includes('api');
+
+/** True when every safety figure is 0, every fault recovered (kills in time) and the ambiguous commits happened. */
 export function passed(run: RunSummary): boolean {
-  return Object.values(run.figures.safety).every((value) => value === 0);
+  const safe = Object.values(run.figures.safety).every((value) => value === 0) && run.crashes.length === 0;
+  const recovered = run.recoveries.every((r) => r.ms !== undefined && (!limited(r) || r.ms <= run.recoveryLimitMs));
+  return safe && recovered && run.ambiguousCommits >= run.ambiguousCommitsPlanned;
 }

@@ -1,11 +1,12 @@
 /**
- * `npm run test:faults [-- --soak] [--seed N] [--events N] [--rate N] [--keep]`
+ * `npm run test:faults [-- --soak] [--seed N] [--events N] [--rate N] [--faults none] [--keep]`
  *
  * Kitsune as designed (3 APIs, 5 DB workers, 2 log workers) on a 3-node Kafka cluster,
- * PostgreSQL and the Loki test server, all started here and stopped by PID. A seeded load runs;
- * then the run waits for quiet (conditions, not time), and the checker compares the history with
- * what PostgreSQL, the topics and Loki hold. Prints the table; exits 1 when a safety figure is
- * not 0. The history (JSON lines) stays in the run folder.
+ * PostgreSQL and the Loki test server, all started here and stopped by PID. A seeded load runs
+ * while the nemesis injects its seeded faults; then everything is healed, the run waits for quiet
+ * (conditions, not time), and the checker compares the history with what PostgreSQL, the topics
+ * and Loki hold. Prints the table; exits 1 when a safety figure is not 0 or a kill did not recover
+ * within the consumer session timeout + 5 s. The history (JSON lines) stays in the run folder.
  */
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -15,15 +16,19 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../../scripts/services/state.ts';
 import { kafkaUnavailableReason } from '../../scripts/services/kafka.ts';
+import { kafkaDefaults } from '../../src/transport/kafka/options.ts';
 import { topicReplication } from '../support/kafka-replication.ts';
 import { check } from './checker.ts';
 import { gather } from './gather.ts';
 import { planLoad, runLoad } from './generator.ts';
+import { LoadGate } from './gate.ts';
 import { History } from './history.ts';
+import { runNemesis, type Recovery } from './nemesis.ts';
 import { quiesce } from './quiesce.ts';
 import { seeded } from './random.ts';
 import { latency, passed, table, type RunSummary } from './report.ts';
 import { Roles } from './roles.ts';
+import { FaultNames, schedule, smokeFaults, soakFaults } from './schedule.ts';
 import { startFaultServices, type FaultServices } from './services.ts';
 
 const { values } = parseArgs({
@@ -33,18 +38,21 @@ const { values } = parseArgs({
     events: { type: 'string' },
     rate: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    faults: { type: 'string' },
   },
 });
 
 const tier = values.soak ? 'soak' : 'smoke';
 const seed = values.seed === undefined ? randomInt(1, 2 ** 31 - 1) : Number(values.seed);
 const events = Number(values.events ?? (values.soak ? 100_000 : 10_000));
-// Paced so the load outlasts the faults: each waits for its recovery before the next begins.
+// Paced, not maximal: the run is about correctness on a shared machine, and the load must outlast
+// the faults, each of which waits for its recovery before the next begins.
 const rate = Number(values.rate ?? (values.soak ? 150 : 40));
 const topics = { dbEvents: 'db-events', appLogs: 'app-logs', dbResults: 'db-results' };
 const groupId = 'kitsune-faults';
 const groups = { dbWorker: `${groupId}.db-worker`, logWorker: `${groupId}.log-worker` };
 const readyTimeoutMs = 300_000;
+const recoveryLimitMs = kafkaDefaults.sessionTimeoutMs + 5_000;
 const log = (line: string): void => void process.stderr.write(`faults: ${line}\n`);
 
 async function startRoles(services: FaultServices, roles: Roles): Promise<void> {
@@ -63,10 +71,12 @@ async function startRoles(services: FaultServices, roles: Roles): Promise<void> 
   await Promise.all([
     roles.add('api', env, readyTimeoutMs),
     roles.add('api', env, readyTimeoutMs),
-    ...[1, 2, 3, 4, 5].map(() => roles.add('db-worker', env, readyTimeoutMs)),
+    ...[1, 2, 3, 4].map(() => roles.add('db-worker', env, readyTimeoutMs)),
     roles.add('log-worker', env, readyTimeoutMs),
     roles.add('log-worker', env, readyTimeoutMs),
   ]);
+  // The fifth DB worker reaches PostgreSQL through the ambiguous-commit proxy.
+  await roles.add('db-worker', { ...env, POSTGRES_DSN: services.proxy.dsn }, readyTimeoutMs);
 }
 
 async function main(): Promise<number> {
@@ -92,11 +102,23 @@ async function main(): Promise<number> {
   log(`tier ${tier}, seed ${seed}, ${events} events at up to ${rate}/s; run folder ${dir}`);
   const random = seeded(seed);
   const plan = planLoad(random, { events, clients: 32, entities: Math.max(64, Math.round(events / 40)), invalidShare: 0.01, poisonShare: 0.005 });
+  if (values.faults !== undefined && values.faults !== 'none') throw new Error(`--faults takes only 'none' (a run without faults), got '${values.faults}'`);
+  const faults = values.faults === 'none' ? [] : schedule(random, values.soak ? soakFaults : smokeFaults);
   const history = new History(join(dir, 'history.jsonl'));
-  history.add({ type: 'run', seed, tier, events, at: new Date().toISOString(), settings: { rate } });
+  history.add({ type: 'run', seed, tier, events, at: new Date().toISOString(), settings: { rate, faults } });
 
   const services = await timed('start services', () => startFaultServices(join(dir, 'services')));
   const roles = new Roles(dir);
+  // Ctrl-C or a CI timeout: stop what this run started, by PID, before going.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping every process this run started`);
+    void roles
+      .stopAll(5_000)
+      .then(() => services.close())
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   let ok = false;
   try {
     await timed('start Kitsune', () => startRoles(services, roles));
@@ -105,21 +127,43 @@ async function main(): Promise<number> {
       throw new Error(`${topics.dbEvents} is not replicated as the cluster should make it: ${JSON.stringify(replication)}`);
     }
 
+    let answered = 0;
+    const waiters: Array<{ share: number; wake: () => void }> = [];
+    const progress = (share: number): Promise<void> =>
+      answered / events >= share ? Promise.resolve() : new Promise((wake) => waiters.push({ share, wake }));
     const apis = (): string[] => roles.byRole('api').map((api) => `http://127.0.0.1:${api.port}`);
-    await timed('load', () =>
-      runLoad(plan, {
+    let recoveries: Recovery[] = [];
+    await timed('load and faults', async () => {
+      const gate = new LoadGate(events);
+      const load = runLoad(plan, {
         apis,
         history,
         rate,
+        gate: (index) => gate.until(index),
         onProgress: (done) => {
+          answered = done;
           if (done % 1_000 === 0) log(`${done} operations answered`);
+          for (const waiter of waiters.filter((w) => done / events >= w.share)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.wake();
+          }
         },
-      }),
-    );
+      });
+      const nemesis = runNemesis(
+        { services, roles, history, random, groups, topics, progress, gate, done: () => answered / events, readyTimeoutMs, recoveryDeadlineMs: 180_000, log },
+        faults,
+      ).then((measured) => (recoveries = measured));
+      await Promise.all([load, nemesis]);
+    });
+    // A system that never settles is a finding too: the table is still read and printed.
+    let notQuiet: string | undefined;
     const quietMs = await timed('quiesce', () =>
       quiesce({ brokers: services.brokers, groups: [{ group: groups.dbWorker, topic: topics.dbEvents }, { group: groups.logWorker, topic: topics.appLogs }] }, 600_000),
-    );
-    log(`quiet after ${quietMs} ms`);
+    ).catch((error: unknown) => {
+      notQuiet = error instanceof Error ? error.message : String(error);
+      return -1;
+    });
+    log(notQuiet ?? `quiet after ${quietMs} ms`);
     const observed = await timed('read back', () => gather({ postgresDsn: services.postgresDsn, brokers: services.brokers, topics, loki: services.loki }));
     await history.close();
     const summary: RunSummary = {
@@ -127,12 +171,18 @@ async function main(): Promise<number> {
       tier,
       events,
       figures: check(history.entries, observed),
+      crashes: roles.crashes,
+      recoveries,
+      recoveryLimitMs,
+      ambiguousCommits: services.proxy.ambiguousCommits,
+      ambiguousCommitsPlanned: faults.filter((f) => f.fault === FaultNames.ambiguousCommit).length,
       latency: latency(history.entries),
       durations,
       historyPath: history.path,
     };
-    ok = passed(summary);
-    const text = `${table(summary)}\n\n${ok ? 'PASS' : 'FAIL'}: ${ok ? 'every safety figure is 0' : 'see the rows marked FAIL'}\n`;
+    ok = passed(summary) && notQuiet === undefined;
+    const verdict = ok ? 'PASS: every safety figure is 0 and every kill recovered in time' : `FAIL: ${notQuiet ?? 'see the rows marked FAIL'}`;
+    const text = `${table(summary)}\n\n${verdict}\n`;
     await writeFile(join(dir, 'report.txt'), text);
     process.stdout.write(`\n${text}`);
   } finally {

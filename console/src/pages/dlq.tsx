@@ -57,13 +57,19 @@ function query(filters: typeof emptyFilters): string {
   return text === '' ? '/dlq' : `/dlq?${text}`;
 }
 
-async function follow(ids: string[], update: (p: Progress) => void): Promise<void> {
+/**
+ * Follows replayed events to their new outcomes. Until the DB worker has run a replayed event
+ * again, GET /events still answers its old outcome (dead_lettered): only an outcome stored at or
+ * after `since` (the database's clock when the replay began) is the replay's.
+ */
+async function follow(ids: string[], since: string, update: (p: Progress) => void): Promise<void> {
+  const from = Date.parse(since);
   const deadline = Date.now() + 120_000;
   for (;;) {
     const views: Array<{ id: string; status: string }> = [];
     for (let i = 0; i < ids.length; i += 100) {
-      const { events } = await get<{ events: Array<{ id: string; status: string }> }>(`/events?ids=${ids.slice(i, i + 100).join(',')}`);
-      views.push(...events);
+      const { events } = await get<{ events: Array<{ id: string; status: string; completed_at?: string }> }>(`/events?ids=${ids.slice(i, i + 100).join(',')}`);
+      views.push(...events.filter((e) => e.completed_at !== undefined && Date.parse(e.completed_at) >= from));
     }
     const succeeded = views.filter((v) => v.status === 'succeeded').length;
     const failed = views.filter((v) => v.status === 'dead_lettered').length;
@@ -115,14 +121,21 @@ export function DlqPage() {
   });
   const replay = () => act(async () => {
     setConfirm(undefined);
-    const result = await post<{ replayed: Array<{ event_id: string }>; held: Letter[] }>('/dlq/replay', { ids: chosen.map((l) => l.position) });
-    const ids = result.replayed.map((r) => r.event_id);
-    setMessage(`Replayed ${ids.length} to the DB worker${result.held.length > 0 ? `; ${result.held.length} held back (${result.held.map((h) => `${h.position}: ${h.state}`).join(', ')})` : ''}.`);
+    const result = await post<{ since: string; replayed: Array<{ event_id: string }>; duplicates: string[]; held: Letter[] }>('/dlq/replay', { ids: chosen.map((l) => l.position) });
+    // An event already applied is acknowledged as a duplicate: no new outcome to wait for.
+    const applied = new Set(result.duplicates);
+    const ids = result.replayed.map((r) => r.event_id).filter((id) => !applied.has(id));
+    setMessage(
+      `Replayed ${result.replayed.length} to the DB worker` +
+        (applied.size > 0 ? `; ${applied.size} already applied (nothing to do)` : '') +
+        (result.held.length > 0 ? `; ${result.held.length} held back (${result.held.map((h) => `${h.position}: ${h.state}`).join(', ')})` : '') +
+        '.',
+    );
     setSelected(new Set());
     setPredictions(new Map());
     if (ids.length > 0) {
       setProgress({ ids, done: 0, succeeded: 0, failed: 0, finished: false });
-      await follow(ids, setProgress);
+      await follow(ids, result.since, setProgress);
     }
     reload();
   });

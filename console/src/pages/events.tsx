@@ -18,6 +18,7 @@ interface Timeline {
   steps: Step[];
   logs: Array<{ ts: string; level: string; message: string; source: string; trace_id: string | null }>;
   trace_id: string | null;
+  trace_url: string | null;
   loki_query: string | null;
 }
 
@@ -115,7 +116,16 @@ function EventTimeline({ id }: { id: string }) {
             ))}
             {data.live && <li class="step waiting"><h3>Waiting</h3><p>No outcome yet: the DB worker has not finished this event.</p></li>}
           </ol>
-          {data.trace_id && <p>Trace id: <code>{data.trace_id}</code></p>}
+          {data.trace_id && (
+            <p>
+              Trace id:{' '}
+              {data.trace_url ? (
+                <a href={data.trace_url} target="_blank" rel="noopener noreferrer"><code>{data.trace_id}</code> (open the trace)</a>
+              ) : (
+                <><code>{data.trace_id}</code> <span class="muted">(set KITSUNE_TRACE_URL to link it to your tracing UI)</span></>
+              )}
+            </p>
+          )}
           <h3>Log line</h3>
           {data.logs.length > 0 ? (
             <ul class="logs">

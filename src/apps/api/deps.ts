@@ -40,6 +40,8 @@ export interface ApiDeps {
   logs?: pg.Pool | undefined;
   /** With LOKI_URL, GET /logs says where the lines are: this LogQL stream selector. */
   lokiSelector?: string | undefined;
+  /** KITSUNE_TRACE_URL: the console links each event's trace there. */
+  traceUrl?: string | undefined;
   /** messaging.system of the producer spans: the transport's name. (Default: 'kafka') */
   messagingSystem?: string;
   /** The process's Prometheus registry, served at GET /metrics. */

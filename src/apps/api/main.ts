@@ -46,6 +46,7 @@ export async function startApi(runtime: Runtime, metrics?: Registry, extraReadin
     metrics,
     metricsRequireKey: config.ingest.metricsRequireKey,
     eventIds,
+    traceUrl: config.traceUrl,
     pool,
     // The same DLQ and replay group as `kitsune dlq`, so the console and the CLI share one bookmark and one lock.
     dlq: pool

@@ -6,6 +6,7 @@
  *   GET  /dlq?command=&reason=&sqlstate=&state=&from=&to=&all=true   letters after the bookmark, counts
  *   POST /dlq/dry-run  { ids }               would each succeed or fail, and why; changes nothing
  *   POST /dlq/replay   { ids, force? }       republish them to db-events; outcomes via GET /events?ids=
+ *                                            (those with completed_at >= the answer's `since`)
  *   POST /dlq/purge    { before?, dry_run? } move the bookmark past the pending letters (or those before a time)
  *
  * `ids` are event ids or `partition:offset` positions, as `kitsune dlq replay --id` takes them.
@@ -16,6 +17,7 @@ import { inspectDeadLetters, type DlqDeps } from '../../../dlq/inspect.ts';
 import { LetterStates, type Planned } from '../../../dlq/plan.ts';
 import { purgeDeadLetters } from '../../../dlq/purge.ts';
 import { replayDeadLetters, replayDefaults } from '../../../dlq/replay.ts';
+import { databaseNow } from '../../../dlq/state.ts';
 import { ErrorCodes, KitsuneError } from '../../../errors.ts';
 import type { Publisher } from '../../../transport/types.ts';
 import { ApiError, problem } from '../problems.ts';
@@ -173,6 +175,8 @@ export function registerDlqRoutes(app: FastifyInstance, dlq: DlqAccess, guard: G
   app.post('/dlq/replay', { onRequest: guard }, async (request) => {
     const select = ids(request.body);
     const force = (request.body as { force?: unknown }).force === true;
+    // The database's clock before anything is republished: outcomes stamped at or after it are the replay's.
+    const since = await databaseNow(dlq.deps.pool);
     const report = await replayDeadLetters({ ...dlq.deps, publisher: dlq.publisher, targetTopic: dlq.targetTopic }, {
       ...replayDefaults,
       dryRun: false,
@@ -184,6 +188,7 @@ export function registerDlqRoutes(app: FastifyInstance, dlq: DlqAccess, guard: G
     const replayed = new Set(report.replayed);
     const held = report.planned.filter((p) => (select.has(p.letter.eventId) || select.has(p.letter.position)) && !replayed.has(p.letter));
     return {
+      since: since.toISOString(),
       replayed: report.replayed.map((l) => ({ event_id: l.eventId, position: l.position })),
       duplicates: report.duplicates.map((l) => l.eventId),
       held: held.map(letterView),

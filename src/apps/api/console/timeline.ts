@@ -38,6 +38,8 @@ export interface Timeline {
   logs: Array<Record<string, unknown>>;
   /** W3C trace id, when the event was traced. */
   trace_id: string | null;
+  /** With KITSUNE_TRACE_URL: where the trace is shown. */
+  trace_url: string | null;
   /** With LOKI_URL: the LogQL that finds its line. */
   loki_query: string | null;
 }
@@ -76,6 +78,8 @@ export interface TimelineDeps {
   pool: pg.Pool;
   logsInPostgres: boolean;
   lokiSelector: string | undefined;
+  /** KITSUNE_TRACE_URL: a URL with `{trace_id}` in it. */
+  traceUrl?: string | undefined;
 }
 
 export async function eventTimeline(deps: TimelineDeps, id: string): Promise<Timeline & { source: string | undefined }> {
@@ -145,6 +149,7 @@ export async function eventTimeline(deps: TimelineDeps, id: string): Promise<Tim
     steps,
     logs: line ? [{ ...line, ts: line.ts.toISOString(), stored_at: line.stored_at.toISOString() }] : [],
     trace_id: line?.trace_id ?? null,
+    trace_url: line?.trace_id && deps.traceUrl ? deps.traceUrl.replaceAll('{trace_id}', encodeURIComponent(line.trace_id)) : null,
     loki_query: deps.lokiSelector ? `${deps.lokiSelector} | event_id="${id}"` : null,
     source,
   };

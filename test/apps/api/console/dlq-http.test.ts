@@ -32,7 +32,7 @@ interface Listing {
 test('over HTTP: a dead letter is listed by filter, dry-run, fixed, dry-run again, replayed and followed to success; another is purged', { timeout: 900_000 }, async (t) => {
   const database = await createDatabase();
   const pool = new pg.Pool({ connectionString: database.dsn, max: 2 });
-  const kitsune = await startKitsune(t, { ...freshNames(), POSTGRES_DSN: database.dsn, KITSUNE_DATA_DIR: await dataDir(t) });
+  const kitsune = await startKitsune(t, { ...freshNames(), POSTGRES_DSN: database.dsn, KITSUNE_DATA_DIR: await dataDir(t), KITSUNE_TRACE_URL: 'https://traces.example/trace/{trace_id}?from=kitsune' });
   t.after(async () => {
     await kitsune.stop();
     await pool.end();
@@ -78,6 +78,13 @@ test('over HTTP: a dead letter is listed by filter, dry-run, fixed, dry-run agai
   assert.match(timeline.body.steps[2]!.summary, /users_email_key.*SQLSTATE 23505/);
   const applied = await call<{ steps: Array<{ kind: string }> }>('GET', `/events/${first}/timeline`);
   assert.deepEqual(applied.body.steps.map((s) => s.kind), ['accepted', 'produced', 'executed']);
+  // Its log line carries its trace id (the log worker stores it on its own time), linked by KITSUNE_TRACE_URL.
+  const traced = await waitFor('the log line in the timeline', 120_000, async () => {
+    const { body } = await call<{ trace_id: string | null; trace_url: string | null }>('GET', `/events/${first}/timeline`);
+    return body.trace_id === null ? undefined : body;
+  });
+  assert.match(traced.trace_id!, /^[0-9a-f]{32}$/);
+  assert.equal(traced.trace_url, `https://traces.example/trace/${traced.trace_id}?from=kitsune`);
 
   // Listed, counted, filtered.
   const all = await waitFor('the dead letter in GET /dlq', 60_000, async () => {
@@ -105,10 +112,15 @@ test('over HTTP: a dead letter is listed by filter, dry-run, fixed, dry-run agai
   assert.deepEqual(after.body.outcomes.map((o) => [o.event_id, o.would]), [[second, 'succeed']]);
   assert.equal((await pool.query('SELECT 1 FROM users WHERE email = $1', [email])).rowCount, 0, 'a dry run applies nothing');
 
-  const replay = await call<{ replayed: Array<{ event_id: string }>; held: unknown[] }>('POST', '/dlq/replay', { ids: [second] });
+  const oldOutcome = await call<{ events: Array<{ completed_at: string }> }>('GET', `/events?ids=${second}`);
+  const replay = await call<{ since: string; replayed: Array<{ event_id: string }>; held: unknown[] }>('POST', '/dlq/replay', { ids: [second] });
   assert.equal(replay.status, 200);
   assert.deepEqual(replay.body.replayed.map((r) => r.event_id), [second]);
+  // The old outcome predates the replay's `since`; the new one does not.
+  assert.ok(Date.parse(oldOutcome.body.events[0]!.completed_at) < Date.parse(replay.body.since), 'the dead-lettered outcome is older than the replay');
   await outcome(second, 'succeeded');
+  const newOutcome = await call<{ events: Array<{ completed_at: string }> }>('GET', `/events?ids=${second}`);
+  assert.ok(Date.parse(newOutcome.body.events[0]!.completed_at) >= Date.parse(replay.body.since), 'the replay\'s outcome is stamped at or after since');
   assert.deepEqual((await pool.query<{ name: string }>('SELECT name FROM users WHERE email = $1', [email])).rows, [{ name: 'Ada again' }]);
   assert.equal((await call<Listing>('GET', '/dlq')).body.total, 0, 'the bookmark moved past the replayed letter');
 

@@ -1,0 +1,74 @@
+/**
+ * Which faults a run injects, and when: a list drawn from the seed, each fault triggered when a
+ * share of the operations has been answered (progress, not wall time: a loaded machine runs the
+ * same schedule, only slower).
+ */
+import type { Random } from './random.ts';
+
+export const FaultNames = {
+  killDbWorker: 'kill db-worker',
+  /** Two DB workers: the second while the group rebalances after the first came back. */
+  killDbWorkersInRebalance: 'kill db-workers during rebalance',
+  killLogWorker: 'kill log-worker',
+  killApi: 'kill api',
+  killBrokerLeader: 'kill broker (db-events leader)',
+  pauseBroker: 'pause broker',
+  restartPostgres: 'restart postgres (immediate)',
+  ambiguousCommit: 'ambiguous commit',
+  loki429: 'loki 429',
+  loki500: 'loki 500',
+  lokiHang: 'loki hang',
+  terminateApi: 'sigterm api',
+  terminateDbWorker: 'sigterm db-worker',
+  terminateLogWorker: 'sigterm log-worker',
+} as const;
+
+export type FaultName = (typeof FaultNames)[keyof typeof FaultNames];
+
+export interface ScheduledFault {
+  fault: FaultName;
+  /** Operations answered before it starts, as a share of all of them. */
+  atProgress: number;
+}
+
+/** The smoke tier: 5 DB worker kills (3 alone, 2 in a rebalance), 1 broker, 1 PostgreSQL restart, 1 ambiguous commit. */
+export const smokeFaults: readonly FaultName[] = [
+  FaultNames.killDbWorker,
+  FaultNames.killDbWorker,
+  FaultNames.killDbWorker,
+  FaultNames.killDbWorkersInRebalance,
+  FaultNames.killBrokerLeader,
+  FaultNames.restartPostgres,
+  FaultNames.ambiguousCommit,
+];
+
+/** The soak: every fault, several times. */
+export const soakFaults: readonly FaultName[] = [
+  ...smokeFaults,
+  ...smokeFaults,
+  FaultNames.killLogWorker,
+  FaultNames.killLogWorker,
+  FaultNames.killApi,
+  FaultNames.killApi,
+  FaultNames.pauseBroker,
+  FaultNames.loki429,
+  FaultNames.loki500,
+  FaultNames.lokiHang,
+  FaultNames.terminateApi,
+  FaultNames.terminateDbWorker,
+  FaultNames.terminateLogWorker,
+];
+
+/**
+ * The faults in an order from the seed, spread evenly between 5% and 75% of the load: the last
+ * quarter is left for the last fault's recovery to be seen on records produced after it.
+ */
+export function schedule(random: Random, faults: readonly FaultName[]): ScheduledFault[] {
+  const shuffled = [...faults];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = random.int(0, i);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const span = 0.7 / shuffled.length;
+  return shuffled.map((fault, i) => ({ fault, atProgress: 0.05 + i * span + random.int(0, 1_000) / 1_000 * span * 0.5 }));
+}
