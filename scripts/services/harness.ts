@@ -6,7 +6,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isAlive, startEmbeddedPostgres, stopByPid } from '../../src/db/embedded.ts';
+import { startEmbeddedPostgres, stopByPid } from '../../src/db/embedded.ts';
+import { stillRuns } from './ownership.ts';
 import { kafkaUnavailableReason, startKafka } from './kafka.ts';
 import { schemaRegistryUnavailableReason, startSchemaRegistry } from './schema-registry.ts';
 import { freePort } from '../../src/cli/ports.ts';
@@ -69,7 +70,7 @@ async function bringUpSchemaRegistry(
     log('schema registry: using KITSUNE_SCHEMA_REGISTRY_URL from the environment');
     return { schemaRegistryUrl: fromEnv };
   }
-  if (state.schemaRegistry && isAlive(state.schemaRegistry.pid)) {
+  if (state.schemaRegistry && stillRuns(state.schemaRegistry.pid, registryMark)) {
     log(`schema registry: reusing pid ${state.schemaRegistry.pid}`);
     return { schemaRegistryUrl: state.schemaRegistry.url };
   }
@@ -91,7 +92,7 @@ async function bringUp(options: UpOptions, state: ServicesState, started: Servic
   let postgresDsn = process.env.POSTGRES_DSN;
   if (postgresDsn) {
     log('PostgreSQL: using POSTGRES_DSN from the environment');
-  } else if (state.postgres && isAlive(state.postgres.pid)) {
+  } else if (state.postgres && stillRuns(state.postgres.pid, state.postgres.dataDir)) {
     postgresDsn = state.postgres.dsn;
     log(`PostgreSQL: reusing pid ${state.postgres.pid}`);
   } else {
@@ -114,7 +115,7 @@ async function bringUp(options: UpOptions, state: ServicesState, started: Servic
   let kafkaSkipReason: string | undefined;
   if (kafkaBrokers) {
     log('Kafka: using KAFKA_BROKERS from the environment');
-  } else if (state.kafka && kafkaPids(state.kafka).every(isAlive)) {
+  } else if (state.kafka && kafkaPids(state.kafka).every((pid) => stillRuns(pid, dir))) {
     const running = kafkaPids(state.kafka).length;
     if (options.brokers !== undefined && options.brokers !== running) {
       throw new Error(`Kafka already runs with ${running} broker(s), not ${options.brokers}: \`npm run services -- down\` first`);
@@ -140,7 +141,7 @@ async function bringUp(options: UpOptions, state: ServicesState, started: Servic
     started,
     ...(kafkaBrokers ? { kafkaBrokers } : {}),
     // Only a single broker this harness runs may be paused by tests, even when named in the environment.
-    ...(state.kafka && !state.kafka.nodes && state.kafka.brokers === kafkaBrokers && isAlive(state.kafka.pid) ? { kafkaPid: state.kafka.pid } : {}),
+    ...(state.kafka && !state.kafka.nodes && state.kafka.brokers === kafkaBrokers && stillRuns(state.kafka.pid, dir) ? { kafkaPid: state.kafka.pid } : {}),
     ...(kafkaSkipReason ? { kafkaSkipReason } : {}),
   };
 }
@@ -150,25 +151,35 @@ export async function down(only?: ServiceName[]): Promise<void> {
   const dir = servicesDir();
   const state = await readState(dir);
   if (state.schemaRegistry && (!only || only.includes('schema-registry'))) {
-    log(`schema registry: stopping pid ${state.schemaRegistry.pid}`);
-    await stopByPid(state.schemaRegistry.pid, 'SIGTERM');
+    await stopIfStillRuns('schema registry', state.schemaRegistry.pid, registryMark, 'SIGTERM');
     delete state.schemaRegistry;
     await writeState(dir, state);
   }
   if (state.kafka && (!only || only.includes('kafka'))) {
     const { kafka } = state;
-    log(`Kafka: stopping pid ${kafkaPids(kafka).join(', ')}`);
-    await Promise.all(kafkaPids(kafka).map((pid) => stopByPid(pid, 'SIGTERM')));
+    await Promise.all(kafkaPids(kafka).map((pid) => stopIfStillRuns('Kafka', pid, dir, 'SIGTERM')));
     for (const dataDir of kafka.nodes?.map((node) => node.dataDir) ?? [kafka.dataDir]) await rm(dataDir, { recursive: true, force: true });
     delete state.kafka;
     await writeState(dir, state);
   }
   if (state.postgres && (!only || only.includes('postgres'))) {
-    log(`PostgreSQL: stopping pid ${state.postgres.pid}`);
-    await stopByPid(state.postgres.pid, 'SIGINT');
+    await stopIfStillRuns('PostgreSQL', state.postgres.pid, state.postgres.dataDir, 'SIGINT');
     delete state.postgres;
     await writeState(dir, state);
   }
+}
+
+/** The registry runs from its release's folder in the cache. */
+const registryMark = 'apicurio-registry';
+
+/** Stops `pid` when it still is the service `up` started; a PID now used by another process is left alone. */
+async function stopIfStillRuns(name: string, pid: number, mark: string, signal: NodeJS.Signals): Promise<void> {
+  if (!stillRuns(pid, mark)) {
+    log(`${name}: pid ${pid} is no longer the one started here; nothing to stop`);
+    return;
+  }
+  log(`${name}: stopping pid ${pid}`);
+  await stopByPid(pid, signal);
 }
 
 /** Every node's PID: one for a single broker. */
