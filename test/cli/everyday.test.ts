@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -65,5 +65,5 @@ test('kitsune status says what runs where, and kitsune reset refuses while it ru
   assert.ok(existsSync(join(dir, 'postgres')), 'a preview deletes nothing');
   const reset = await kitsune(['reset', '--yes'], env);
   assert.equal(reset.code, 0, reset.stderr);
-  assert.equal(existsSync(dir), false, 'the data directory is gone');
+  assert.equal(existsSync(dir), false, `the data directory is gone (left: ${existsSync(dir) ? readdirSync(dir).join(', ') : ''})`);
 });
