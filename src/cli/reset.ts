@@ -5,7 +5,7 @@
  * the link .kitsune/postgres, src/db/embedded/location.ts) and would stay there until a later start
  * sweeps it; and because it must refuse while Kitsune runs.
  */
-import { existsSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,17 @@ const isLink = (path: string): boolean => {
   }
 };
 
+/**
+ * Server binaries Kitsune copied beside a cluster it could not run from node_modules (as root, from
+ * a private checkout; see src/db/embedded/binaries.ts): `pg-<version>` folders it marked complete.
+ */
+function placedBinaries(dataDir: string): string[] {
+  if (!existsSync(dataDir)) return [];
+  return readdirSync(dataDir)
+    .filter((name) => name.startsWith('pg-') && existsSync(join(dataDir, name, '.complete')))
+    .map((name) => join(dataDir, name));
+}
+
 export async function runResetCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, yes: { type: 'boolean' } } });
   if (values.help) {
@@ -53,6 +64,7 @@ export async function runResetCommand(argv: string[]): Promise<number> {
     ...(cluster === link ? [] : [relocatedHome ?? cluster]),
     link,
     join(config.dataDir, 'postgres.log'),
+    ...placedBinaries(config.dataDir),
   ].filter((path) => existsSync(path) || isLink(path));
   if (targets.length === 0) {
     process.stdout.write(`nothing to reset: no embedded data in ${config.dataDir}\n`);
