@@ -4,6 +4,7 @@
  * by its own PID with SIGTERM (its graceful path, which also writes a --cpu-prof profile).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -68,6 +69,13 @@ export interface SpawnOptions {
  */
 const controlled = ['KAFKA_BROKERS', 'POSTGRES_DSN', 'LOKI_URL', 'KAFKA_GROUP_ID'];
 
+/**
+ * One event-id secret for every role this bench run starts: an API without POSTGRES_DSN (the
+ * ingest sections) cannot read the installation's secret from the database, and every replica
+ * must derive the same ids.
+ */
+const eventIdSecret = randomBytes(32).toString('hex');
+
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -75,7 +83,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   }
   // An empty value counts as unset for Kitsune's config and keeps .env from filling it in.
   for (const name of controlled) base[name] = '';
-  return { ...base, KITSUNE_LOG_LEVEL: 'info', ...env };
+  return { ...base, KITSUNE_LOG_LEVEL: 'info', KITSUNE_EVENT_ID_SECRET: eventIdSecret, ...env };
 }
 
 export async function spawnProcess(options: SpawnOptions): Promise<Spawned> {
