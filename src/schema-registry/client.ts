@@ -83,6 +83,7 @@ export function createSchemaRegistryClient(options: SchemaRegistryClientOptions)
   async function call<T>(method: string, path: string, body?: unknown, absent: readonly number[] = []): Promise<T | undefined> {
     const where = `schema registry ${method} ${base}${path}`;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${base}${path}`, {
         method,
@@ -90,10 +91,11 @@ export function createSchemaRegistryClient(options: SchemaRegistryClientOptions)
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(options.timeoutMs),
       });
+      // The deadline covers the body too: a registry that sends headers and then stalls times out here.
+      text = await response.text();
     } catch (error) {
       throw new KitsuneError(ErrorCodes.UNAVAILABLE, `${where}: ${toError(error).message}`, { retryable: true, cause: error });
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
