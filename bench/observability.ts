@@ -12,6 +12,10 @@
  * The three run interleaved, in a rotating order, round after round, so the machine's drift falls
  * on all of them; every round's figures and the medians are printed, with the spread. Never a
  * CI gate.
+ *
+ * `--instructions` counts instead the instructions the API executes per event under Valgrind's
+ * callgrind (bench/support/callgrind.ts), the three configurations in the same rotation: a
+ * figure the machine's neighbours hardly move.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,12 +25,15 @@ import { repoRoot } from '../scripts/services/state.ts';
 import { freePort } from '../src/cli/ports.ts';
 import { startCollectorReceiver } from '../test/support/otlp/otel-collector.ts';
 import { startTraceReceiver } from '../test/support/otlp/receiver.ts';
+import { apiInstructionsPerEvent } from './support/callgrind.ts';
 import { benchTopics, deleteTopics } from './support/infra.ts';
 import type { LoadChild } from './support/load-child.ts';
 import { spawnRole } from './support/processes.ts';
 import { forkChild } from './support/rpc.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '8' }, instructions: { type: 'boolean', default: false } },
+});
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const modes = ['off', 'metrics', 'traces'] as const;
@@ -44,6 +51,26 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+const pct = (x: number): string => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
+
+function instructionsTable(perEvent: Record<Mode, number[]>, spans: number): string {
+  return [
+    `POST /execute under callgrind, 4 connections, ${seconds} s counted after 20 s of warm-up, ${rounds} rounds: instructions per event`,
+    '',
+    '| round | off | metrics | traces 10% |',
+    '|---|---|---|---|',
+    ...perEvent.off.map((_, i) => `| ${i + 1} | ${modes.map((m) => Math.round(perEvent[m][i]!)).join(' | ')} |`),
+    `| median | ${modes.map((m) => Math.round(median(perEvent[m]))).join(' | ')} |`,
+    '',
+    ...(['metrics', 'traces'] as const).map((mode) => {
+      const r = perEvent[mode].map((v, i) => v / perEvent.off[i]!);
+      return `${mode} vs off, per round: median ${pct(median(r))} (spread ${pct(Math.min(...r))} to ${pct(Math.max(...r))})`;
+    }),
+    `spans received with 10% sampling: ${spans}`,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
   const services = await up({ requireKafka: true });
@@ -58,6 +85,7 @@ async function main(): Promise<void> {
   const rate: Record<Mode, number[]> = { off: [], metrics: [], traces: [] };
   const cpu: Record<Mode, number[]> = { off: [], metrics: [], traces: [] };
   const p99: Record<Mode, number[]> = { off: [], metrics: [], traces: [] };
+  const instructions: Record<Mode, number[]> = { off: [], metrics: [], traces: [] };
   try {
     for (let round = 0; round < rounds; round += 1) {
       const order = modes.map((_, i) => modes[(i + round) % modes.length]!);
@@ -72,6 +100,11 @@ async function main(): Promise<void> {
             OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
             OTEL_TRACES_SAMPLER_ARG: '0.1',
           });
+        }
+        if (values.instructions) {
+          instructions[mode].push(await apiInstructionsPerEvent(env, `http://127.0.0.1:${port}`, load, { kind: 'execute', seconds }));
+          log(`round ${round + 1}/${rounds}, ${mode}: ${Math.round(instructions[mode].at(-1)!)} instructions per event`);
+          continue;
         }
         const api = await spawnRole('api', env);
         try {
@@ -98,7 +131,10 @@ async function main(): Promise<void> {
     await down(services.started);
   }
   const spans = (await receiver.spans().catch(() => [])).length;
-  const pct = (x: number): string => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
+  if (values.instructions) {
+    process.stdout.write(instructionsTable(instructions, spans));
+    return;
+  }
   const ratios = (mode: Mode, of: Record<Mode, number[]>): number[] => of[mode].map((v, i) => v / of.off[i]!);
   const lines = [
     `POST /execute at saturation, 100 connections, ${seconds} s per run, ${rounds} rounds, the three configurations interleaved`,

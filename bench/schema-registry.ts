@@ -9,6 +9,10 @@
  * only asked at boot; stamping a record is a map lookup and a copy of its headers
  * (src/schema-registry/stamp.ts), whose cost is also measured in-process beside the cost of
  * encoding the event, which every request pays anyway. Never a CI gate.
+ *
+ * `--instructions` counts instead the instructions the API executes per event under Valgrind's
+ * callgrind (bench/support/callgrind.ts), on and off in alternation: a figure the machine's
+ * neighbours hardly move, where the events/s above move by ±20 % between two identical runs.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,13 +21,19 @@ import { down, up } from '../scripts/services/harness.ts';
 import { repoRoot } from '../scripts/services/state.ts';
 import { freePort } from '../src/cli/ports.ts';
 import { createDbRecordStamp } from '../src/schema-registry/stamp.ts';
+import { apiInstructionsPerEvent } from './support/callgrind.ts';
 import { benchTopics, deleteTopics } from './support/infra.ts';
 import type { LoadChild } from './support/load-child.ts';
 import { spawnRole } from './support/processes.ts';
 import { forkChild } from './support/rpc.ts';
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '6' }, seconds: { type: 'string', default: '8' }, kind: { type: 'string', default: 'execute' } },
+  options: {
+    rounds: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '8' },
+    kind: { type: 'string', default: 'execute' },
+    instructions: { type: 'boolean', default: false },
+  },
 });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
@@ -74,6 +84,22 @@ function stampCost(): string {
   return `per record: stamp (header) ${stampHeader.toFixed(0)} ns, stamp (confluent) ${stampConfluent.toFixed(0)} ns, encoding the event ${encode.toFixed(0)} ns\n`;
 }
 
+function instructionsTable(perEvent: Record<'on' | 'off', number[]>): string {
+  const ratios = perEvent.on.map((on, i) => on / perEvent.off[i]!);
+  const rows = ratios.map((ratio, i) => `| ${i + 1} | ${Math.round(perEvent.off[i]!)} | ${Math.round(perEvent.on[i]!)} | ${ratio.toFixed(4)} |`);
+  return [
+    `POST /${kind === 'execute' ? 'execute' : 'execute/batch'} under callgrind, 4 connections, ${seconds} s counted after 20 s of warm-up: instructions per event`,
+    '',
+    '| round | registry off | registry on | on / off |',
+    '|---|---|---|---|',
+    ...rows,
+    `| median | ${Math.round(median(perEvent.off))} | ${Math.round(median(perEvent.on))} | ${median(ratios).toFixed(4)} |`,
+    '',
+    `per-round on/off spread: ${Math.min(...ratios).toFixed(4)} to ${Math.max(...ratios).toFixed(4)}; off runs ${Math.round(Math.min(...perEvent.off))} to ${Math.round(Math.max(...perEvent.off))}`,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const micro = stampCost();
   execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -85,6 +111,7 @@ async function main(): Promise<void> {
   await load.call('init', { scope: runId });
   const figures: Record<'on' | 'off', number[]> = { on: [], off: [] };
   const cpuPerEvent: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  const instructionsPerEvent: Record<'on' | 'off', number[]> = { on: [], off: [] };
   try {
     for (let round = 0; round < rounds; round += 1) {
       const order: Array<'on' | 'off'> = round % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
@@ -92,6 +119,11 @@ async function main(): Promise<void> {
         const port = await freePort();
         const env: Record<string, string> = { HTTP_PORT: String(port), KAFKA_BROKERS: brokers, ...topics[mode].env };
         if (mode === 'on') env.KITSUNE_SCHEMA_REGISTRY_URL = services.schemaRegistryUrl!;
+        if (values.instructions) {
+          instructionsPerEvent[mode].push(await apiInstructionsPerEvent(env, `http://127.0.0.1:${port}`, load, { kind, seconds }));
+          log(`round ${round + 1}/${rounds}, registry ${mode}: ${Math.round(instructionsPerEvent[mode].at(-1)!)} instructions per event`);
+          continue;
+        }
         const api = await spawnRole('api', env);
         try {
           const url = `http://127.0.0.1:${port}`;
@@ -113,6 +145,10 @@ async function main(): Promise<void> {
     await load.stop();
     await deleteTopics(brokers.split(','), [...topics.on.all, ...topics.off.all]);
     await down(services.started);
+  }
+  if (values.instructions) {
+    process.stdout.write(instructionsTable(instructionsPerEvent) + micro);
+    return;
   }
   const ratios = figures.on.map((on, i) => on / figures.off[i]!);
   const cpuRatios = cpuPerEvent.on.map((on, i) => on / cpuPerEvent.off[i]!);

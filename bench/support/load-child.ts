@@ -15,6 +15,7 @@ export interface SaturationParams {
   batchSize: number;
   seconds: number;
   connections: number;
+  timeoutSeconds?: number;
 }
 
 export interface SaturationResult {
@@ -54,7 +55,7 @@ const handlers = {
   },
   saturate: async (p: SaturationParams): Promise<SaturationResult> => {
     const perRequest = p.kind === 'execute' ? 1 : p.batchSize;
-    const result = await load({ url: p.url, path: pathOf(p.kind), body: () => source.body(p.kind, p.batchSize), durationSeconds: p.seconds, connections: p.connections });
+    const result = await load({ url: p.url, path: pathOf(p.kind), body: () => source.body(p.kind, p.batchSize), durationSeconds: p.seconds, connections: p.connections, ...(p.timeoutSeconds === undefined ? {} : { timeoutSeconds: p.timeoutSeconds }) });
     return {
       eventsPerSecond: result.requestsPerSecond * perRequest,
       requestsPerSecond: result.requestsPerSecond,

@@ -18,6 +18,8 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   durationSeconds: number;
   connections: number;
+  /** A request unanswered this long counts as an error (Default: 10 s, autocannon's). */
+  timeoutSeconds?: number;
 }
 
 export interface LoadResult {
@@ -39,6 +41,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
       url: options.url,
       connections: options.connections,
       duration: options.durationSeconds,
+      ...(options.timeoutSeconds === undefined ? {} : { timeout: options.timeoutSeconds }),
       requests: [
         {
           method: 'POST',
