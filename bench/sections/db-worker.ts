@@ -121,7 +121,8 @@ export async function drainWithDbWorker(ctx: Context, database: BenchDatabase, t
     let window: ((eventsPerSecond?: number) => void) | undefined;
     let fromMs = 0;
     const commandsPerSecond = await timeDrain({
-      count: () => metricSum(metricsUrl, 'kitsune_db_events_total'),
+      // The metrics port may open a moment after the ready line: not listening yet counts as none done.
+      count: () => metricSum(metricsUrl, 'kitsune_db_events_total').catch(() => 0),
       total,
       // Each scrape costs the worker (prom-client serialises every metric): 4% of its CPU at 20 Hz.
       pollMs: 100,

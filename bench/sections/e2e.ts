@@ -23,12 +23,17 @@ async function acceptedToTransaction(dsn: string, since: Date): Promise<EndToEnd
   const client = new pg.Client({ connectionString: dsn });
   await client.connect();
   try {
-    // A UUIDv7's first 48 bits are its Unix time in ms: when the API accepted the event.
+    // A UUIDv7's first 48 bits are its Unix time in ms: when the API accepted the event. The API's
+    // event ids are keyed (UUIDv8, src/events/event-ids.ts); without a client's key, the
+    // idempotency key it generates is the UUIDv7.
     const { rows } = await client.query<{ count: number; p50: number; p95: number; p99: number }>(
-      `WITH lag AS (
+      `WITH stamped AS (
+         SELECT completed_at, CASE WHEN substr(event_id::text, 15, 1) = '7' THEN event_id::text ELSE idempotency_key END AS v7
+         FROM kitsune.event_results WHERE completed_at >= $1),
+       lag AS (
          SELECT extract(epoch FROM completed_at) * 1000
-                - ('x' || substr(replace(event_id::text, '-', ''), 1, 12))::bit(48)::bigint AS ms
-         FROM kitsune.event_results WHERE completed_at >= $1)
+                - ('x' || substr(replace(v7, '-', ''), 1, 12))::bit(48)::bigint AS ms
+         FROM stamped WHERE v7 ~ '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
        SELECT count(*)::int AS count, p[1] AS p50, p[2] AS p95, p[3] AS p99
        FROM (SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY ms) AS p FROM lag) q, lag
        GROUP BY p`,
