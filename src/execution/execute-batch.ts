@@ -15,8 +15,9 @@ import type { ReceivedMessage } from '../transport/types.ts';
 import { executeCarefully } from './careful-path.ts';
 import { classifyQueryError, FailureKinds } from './failures.ts';
 import { executeOptimistically, planClaim } from './fast-path.ts';
-import { DatabaseUnavailableError, EventRetryError } from './outcome.ts';
+import { DatabaseUnavailableError, EventRetryError, SetMismatchError } from './outcome.ts';
 import { prepare } from './prepare.ts';
+import { probeSetStatements } from './set-based.ts';
 import * as store from './store.ts';
 import { isUuid, type ExecuteOptions, type Outcome, type Prepared } from './types.ts';
 
@@ -63,12 +64,13 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
     // for the results as soon as they commit.
     const closing: PipelineStatement[] = [...(previousAttempts.size > 0 ? [store.attemptsClear([...previousAttempts.keys()])] : []), store.resultsNotify()];
     if (claim && fastPathOpen) {
+      await probeSetStatements(client, new Set([...claim.claimable].flatMap((item) => (item.entry ? [item.entry] : []))));
       try {
         const fast = await executeOptimistically(client, prepared, claim, opening[2]!.rows, attemptsOf, closing);
         await client.query('COMMIT');
         return fast;
       } catch (error) {
-        if (classifyQueryError(error) === FailureKinds.connection) throw error;
+        if (!(error instanceof SetMismatchError) && classifyQueryError(error) === FailureKinds.connection) throw error;
         // A statement failed: start over event by event, each in its own savepoint.
         await client.query('ROLLBACK TO SAVEPOINT batch');
       }

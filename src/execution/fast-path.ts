@@ -2,14 +2,16 @@
  * The optimistic path for a batch: when no statement fails, a batch costs a fixed handful of
  * round trips whatever its size: the claim of every idempotency key (sent with the batch's
  * opening statements), a read of the keys already taken (only if any), every command in one
- * pipeline, and every result. The careful path needs five per event.
+ * pipeline (consecutive events of a command as one set statement where its SQL allows it:
+ * set-based.ts), and every result. The careful path needs five per event.
  * Any error makes the caller roll back and run the batch again the careful way, event by event;
  * so the fast path only has to be right when it succeeds, and it declines batches it cannot get
  * right cheaply (the same key twice in one batch).
  */
 import type pg from 'pg';
 import { runPipeline, type PipelineStatement } from '../db/pipeline.ts';
-import { conflictOutcome, rejectedRecord } from './outcome.ts';
+import { conflictOutcome, rejectedRecord, SetMismatchError } from './outcome.ts';
+import { knownSetStatement, setStatement, type SetStatement } from './set-based.ts';
 import * as store from './store.ts';
 import { isExecutable, OutcomeStatuses, type Executable, type Outcome, type Prepared } from './types.ts';
 
@@ -17,6 +19,15 @@ import { isExecutable, OutcomeStatuses, type Executable, type Outcome, type Prep
 export interface ClaimPlan {
   statement: PipelineStatement;
   claimable: Set<Prepared>;
+}
+
+/** A command's place among the batch's statements: its own, or position `position` of a set of `of`. */
+interface Command {
+  outcome: Outcome & { event: Executable['event'] };
+  statement: number;
+  position: number;
+  of: number;
+  returning: boolean;
 }
 
 /** Map key of (source, idempotency key): U+0000 cannot occur in either (the envelope refuses it). */
@@ -51,9 +62,19 @@ export async function executeOptimistically(
   }
 
   // Every statement the batch needs, in batch order; a command's outcome is completed from its result.
+  // Consecutive events of a command with a set statement (set-based.ts) share one statement.
   const outcomes: Outcome[] = [];
   const statements: PipelineStatement[] = [];
-  const commands: { outcome: Outcome & { event: Executable['event'] }; statement: number; returning: boolean }[] = [];
+  const commands: Command[] = [];
+  let run: { entry: Executable['entry']; set: SetStatement; members: Command[]; values: unknown[][] } | undefined;
+  const closeRun = (): void => {
+    if (!run) return;
+    const { entry, set, members, values } = run;
+    const statement = members.length === 1 ? { text: entry.text, values: values[0]! } : setStatement(set, values);
+    members.forEach((member, position) => Object.assign(member, { statement: statements.length, position, of: members.length }));
+    statements.push(statement);
+    run = undefined;
+  };
   for (const item of prepared) {
     const attempts = attemptsOf(item);
     if (!plan.claimable.has(item) || !isExecutable(item)) {
@@ -75,15 +96,35 @@ export async function executeOptimistically(
       continue;
     }
     const outcome = { ...base, status: OutcomeStatuses.succeeded };
-    commands.push({ outcome, statement: statements.length, returning: entry.returning });
-    statements.push({ text: entry.text, values });
+    const command: Command = { outcome, statement: -1, position: 0, of: 1, returning: entry.returning };
+    commands.push(command);
     outcomes.push(outcome);
+    if (run?.entry !== entry) {
+      closeRun();
+      const set = knownSetStatement(entry);
+      if (!set) {
+        command.statement = statements.length;
+        statements.push({ text: entry.text, values });
+        continue;
+      }
+      run = { entry, set, members: [], values: [] };
+    }
+    run.members.push(command);
+    run.values.push(values);
   }
+  closeRun();
   const answers = await runPipeline(client, statements);
-  for (const { outcome, statement, returning } of commands) {
+  for (const { outcome, statement, position, of, returning } of commands) {
     const result = answers[statement]!;
-    outcome.rows = returning ? result.rows : [];
-    outcome.rowsAffected = result.rowCount ?? 0;
+    if (of === 1) {
+      outcome.rows = returning ? result.rows : [];
+      outcome.rowsAffected = result.rowCount ?? 0;
+      continue;
+    }
+    // A set applies one row per event, or the per-event path must say which event did what.
+    if (result.rowCount !== of || (returning && result.rows.length !== of)) throw new SetMismatchError(of, result.rowCount);
+    outcome.rows = returning ? [result.rows[position]] : [];
+    outcome.rowsAffected = 1;
   }
 
   const succeeded = commands.map((c) => c.outcome);

@@ -30,6 +30,16 @@ export class EventRetryError extends KitsuneError {
 }
 
 /**
+ * A set statement did not apply exactly one row per event (a trigger skipped one, say), so its
+ * rows cannot be told apart: the batch runs again on the per-event path. Not a database error.
+ */
+export class SetMismatchError extends Error {
+  constructor(events: number, rows: number | null) {
+    super(`a set statement for ${events} events applied ${rows ?? 'no'} rows`);
+  }
+}
+
+/**
  * The failure of an event whose statement failed with `kind` on try `attempts`, or undefined when
  * it should be tried again. Connection failures never reach here: they fail the whole batch.
  */
