@@ -4,4 +4,4 @@
  */
 export { executeBatch } from './execute-batch.ts';
 export { DatabaseUnavailableError, EventRetryError } from './outcome.ts';
-export { OutcomeStatuses, type ExecuteOptions, type FailureInfo, type Outcome, type OutcomeStatus } from './types.ts';
+export { OutcomeStatuses, rowsJsonOf, type ExecuteOptions, type FailureInfo, type Outcome, type OutcomeStatus } from './types.ts';

@@ -8,7 +8,7 @@ import type { PipelineStatement } from '../db/pipeline.ts';
 import { loadQueries } from '../db/queries.ts';
 import type { CommandEvent } from '../events/envelope.ts';
 import type { ReceivedMessage } from '../transport/types.ts';
-import type { Executable, FailureInfo, Outcome } from './types.ts';
+import { rowsJsonOf, type Executable, type FailureInfo, type Outcome } from './types.ts';
 
 const queries = loadQueries(new URL('./sql/events.sql', import.meta.url), [
   'IdempotencyInsert',
@@ -69,7 +69,7 @@ export const resultSucceeded = (outcome: Outcome & { event: CommandEvent }): Pip
   text: queries.ResultUpsert,
   values: [
     outcome.eventId, outcome.status, outcome.event.command, outcome.event.version, outcome.event.metadata.source, outcome.event.metadata.idempotency_key,
-    JSON.stringify(outcome.rows ?? []), outcome.rowsAffected ?? 0, null, outcome.attempts, ...position(outcome.message),
+    rowsJsonOf(outcome), outcome.rowsAffected ?? 0, null, outcome.attempts, ...position(outcome.message),
   ],
 });
 
@@ -101,7 +101,7 @@ export const resultInsertMany = (succeeded: readonly (Outcome & { event: Command
     succeeded.map((o) => o.event.version),
     succeeded.map((o) => o.event.metadata.source),
     succeeded.map((o) => o.event.metadata.idempotency_key),
-    succeeded.map((o) => JSON.stringify(o.rows ?? [])),
+    succeeded.map(rowsJsonOf),
     succeeded.map((o) => o.rowsAffected ?? 0),
     succeeded.map(() => null),
     succeeded.map((o) => o.attempts),

@@ -25,6 +25,8 @@ export interface Outcome {
   eventId: string;
   status: OutcomeStatus;
   rows?: unknown[];
+  /** `rows` as JSON, encoded once for the result row and the db-results record (see rowsJsonOf). */
+  rowsJson?: string;
   rowsAffected?: number;
   failure?: FailureInfo;
   attempts: number;
@@ -53,8 +55,15 @@ export interface ExecuteOptions {
   rejected?: ReadonlyMap<ReceivedMessage, FailureInfo> | undefined;
 }
 
-export const isUuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string): boolean => uuid.test(value);
 
 export function isExecutable(item: Prepared): item is Executable {
   return !item.rejected && item.event !== undefined && item.entry !== undefined && item.values !== undefined && item.hash !== undefined && isUuid(item.event.id);
+}
+
+/** The JSON of an outcome's rows, encoded on first use and kept. */
+export function rowsJsonOf(outcome: Outcome): string {
+  outcome.rowsJson ??= JSON.stringify(outcome.rows ?? []);
+  return outcome.rowsJson;
 }

@@ -13,25 +13,27 @@ import { isRetryable, toError } from '../../errors.ts';
 import { storable } from '../../events/text.ts';
 import { deadLetterMessage, dlqHeaders } from '../../transport/dead-letter.ts';
 import type { OutgoingMessage, Publisher } from '../../transport/types.ts';
-import { OutcomeStatuses, type Outcome } from '../../execution/index.ts';
+import { OutcomeStatuses, rowsJsonOf, type Outcome } from '../../execution/index.ts';
 
-/** The record published to db-results for each outcome. At least once: consumers deduplicate by event_id. */
-export function resultRecord(outcome: Outcome): OutgoingMessage {
+/**
+ * The record published to db-results for each outcome. At least once: consumers deduplicate by
+ * event_id. The rows' JSON is the one already encoded for the result row (rowsJsonOf), spliced
+ * in rather than encoded again.
+ */
+export function resultRecord(outcome: Outcome, completedAt: string = new Date().toISOString()): OutgoingMessage {
   const { event } = outcome;
-  const body = {
+  const head = JSON.stringify({
     event_id: outcome.eventId,
     status: outcome.status,
     command: event?.command ?? null,
     version: event?.version ?? null,
     source: event?.metadata.source ?? null,
     idempotency_key: event?.metadata.idempotency_key ?? null,
-    result: outcome.status === OutcomeStatuses.succeeded ? { rows: outcome.rows ?? [], rows_affected: outcome.rowsAffected ?? 0 } : null,
-    error: outcome.failure ?? null,
-    attempts: outcome.attempts,
-    completed_at: new Date().toISOString(),
-  };
+  });
+  const result = outcome.status === OutcomeStatuses.succeeded ? `{"rows":${rowsJsonOf(outcome)},"rows_affected":${outcome.rowsAffected ?? 0}}` : 'null';
+  const tail = JSON.stringify({ error: outcome.failure ?? null, attempts: outcome.attempts, completed_at: completedAt });
   const key = storable(outcome.eventId);
-  return { id: `${key}:${outcome.message.offset}`, key, value: Buffer.from(JSON.stringify(body)) };
+  return { id: `${key}:${outcome.message.offset}`, key, value: Buffer.from(`${head.slice(0, -1)},"result":${result},${tail.slice(1)}`) };
 }
 
 /** The dead letter: original bytes and key, with the reason, SQLSTATE, attempts and source position. */
@@ -89,6 +91,7 @@ export async function publishOutcomes(
 ): Promise<void> {
   if (outcomes.length === 0) return;
   const failedAt = Date.now();
+  const completedAt = new Date(failedAt).toISOString();
   const dead = outcomes.filter((o) => o.status === OutcomeStatuses.deadLettered).map((o) => dlqRecord(o, failedAt));
   const lost = (what: string) => (record: OutgoingMessage, error: Error) => {
     logger.error({ err: error, id: record.id, topic: record.headers?.[dlqHeaders.sourceTopic], partition: record.headers?.[dlqHeaders.sourcePartition], offset: record.headers?.[dlqHeaders.sourceOffset] }, what);
@@ -98,7 +101,7 @@ export async function publishOutcomes(
     publishNarrowing(publisher, topics.dlq, dead, (record) =>
       publishNarrowing(publisher, topics.dlq, [bareDlqRecord(record)], lost('the dead-letter topic refused this record even with its raw bytes alone; it stays at its source position')),
     ),
-    publishNarrowing(publisher, topics.dbResults, outcomes.map((o) => (decorate ? decorate(resultRecord(o), o) : resultRecord(o))), (record, error) => {
+    publishNarrowing(publisher, topics.dbResults, outcomes.map((o) => (decorate ? decorate(resultRecord(o, completedAt), o) : resultRecord(o, completedAt))), (record, error) => {
       logger.error({ err: error, id: record.id, topic: topics.dbResults }, 'result record refused by the transport; the outcome is stored in PostgreSQL');
       return Promise.resolve();
     }),
