@@ -32,7 +32,6 @@ export const ApiErrorCodes = {
   headers_too_large: 431,
   rate_limited: 429,
   broker_unavailable: 503,
-  not_ready: 503,
   console_not_built: 503,
   internal_error: 500,
 } as const;
