@@ -23,6 +23,7 @@ Scale out by running more (up to the number of app-logs partitions).
   KITSUNE_LOKI_TIMEOUT_MS        retry a push not answered within this (default 10000)
   KAFKA_BROKERS                  Kafka; without it, the Postgres log in POSTGRES_DSN
   KAFKA_GROUP_ID                 consumer group prefix (group: <id>.log-worker; default kitsune)
+  KITSUNE_METRICS_PORT           Prometheus /metrics and /healthz (default 9465; 0 disables)
 `;
 
 export async function runLogWorkerCommand(argv: string[]): Promise<number> {
