@@ -3,14 +3,20 @@
  * partition's messages go to a PartitionWorker, which handles them in order and commits only
  * what was acknowledged. Auto-commit is off: the client's auto-commit marks a message as done
  * when it is fetched, which would lose it if the process died before handling it.
+ *
+ * When the client cannot go on (its stream failed, or it is stuck on a group coordinator that
+ * moved: coordinator-watch.ts), the member is rebuilt: the old consumer is dropped with nothing
+ * more committed through it, and a new one joins and resumes from the group's last commit.
  */
-import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
+import type { Message, MessagesStream } from '@platformatic/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { toError } from '../../errors.ts';
+import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
 import { PartitionWorker, type Delivery } from '../partition-worker.ts';
 import { reservedHeaders, type ReceivedMessage, type SubscribeOptions, type Subscription } from '../types.ts';
+import { CoordinatorWatch } from './coordinator-watch.ts';
+import { closeGroupConsumer, createGroupConsumer, type GroupConsumer } from './group-consumer.ts';
 import { OffsetCommits } from './offset-commits.ts';
-import { kafkaDeserializers, type KafkaClientOptions } from './options.ts';
+import type { KafkaClientOptions } from './options.ts';
 
 type KafkaMessage = Message<string | undefined, Buffer, string, string>;
 
@@ -24,7 +30,7 @@ interface OwnedPartition {
  * Where a reported error came from: 'handler' errors are the consumer's own (redelivered, and
  * logged by the worker that owns the handler); the rest are the Kafka client's.
  */
-export type KafkaErrorSource = 'handler' | 'commit' | 'stream' | 'close';
+export type KafkaErrorSource = 'handler' | 'commit' | 'stream' | 'coordinator' | 'close';
 export type KafkaErrorHandler = (error: Error, source: KafkaErrorSource) => void;
 
 export interface KafkaSubscriptionParams {
@@ -40,15 +46,14 @@ export class KafkaSubscription implements Subscription {
   readonly #maxBatchSize: number;
   readonly #owned = new Map<number, OwnedPartition>();
   #assigned = new Set<number>();
-  #consumer: Consumer<string | undefined, Buffer, string, string> | undefined;
+  /** The current member's consumer, stream and commits; all three are replaced by a rebuild. */
+  #consumer: GroupConsumer | undefined;
   #stream: MessagesStream<string | undefined, Buffer, string, string> | undefined;
+  #commits: OffsetCommits | undefined;
   #paused = false;
   #backpressured = false;
   #closing: Promise<void> | undefined;
-  readonly #commits = new OffsetCommits(async (offsets) => {
-    const { topic } = this.#params;
-    await this.#consumer?.commit({ offsets: [...offsets].map(([partition, offset]) => ({ topic, partition, offset, leaderEpoch: -1 })) });
-  });
+  #rebuilding: Promise<void> | undefined;
 
   constructor(params: KafkaSubscriptionParams) {
     this.#params = params;
@@ -58,30 +63,36 @@ export class KafkaSubscription implements Subscription {
   /** Joins the group and starts fetching; resolves once the stream is set up. */
   async start(): Promise<void> {
     const { client, topic, options } = this.#params;
-    const consumer = new Consumer({
-      clientId: `${client.clientId}-consumer`,
-      groupId: options.group,
-      bootstrapBrokers: client.brokers,
-      deserializers: kafkaDeserializers,
-      autocommit: false,
-      sessionTimeout: client.sessionTimeoutMs,
-      rebalanceTimeout: client.sessionTimeoutMs,
-      heartbeatInterval: client.heartbeatIntervalMs,
-      maxWaitTime: options.maxFetchWaitMs ?? client.maxWaitTimeMs,
-      minBytes: client.fetchMinBytes,
-      maxBytesPerPartition: client.fetchMaxBytesPerPartition,
-      timeout: client.requestTimeoutMs,
-      retries: client.retries,
-    });
-    consumer.on('consumer:group:join', () => this.#onAssignment());
-    consumer.on('consumer:group:leave', () => this.#onAssignment());
+    const consumer = createGroupConsumer(client, options);
+    const watch = new CoordinatorWatch({ boundMs: client.sessionTimeoutMs });
+    const groupRequestFailed = (error: unknown): void => {
+      const trouble = watch.failed(error);
+      if (trouble === undefined) return;
+      const message = `the Kafka consumer cannot reach its group coordinator (${trouble}); rebuilding it`;
+      this.#rebuild(consumer, new KitsuneError(ErrorCodes.UNAVAILABLE, message, { retryable: true, cause: error }), 'coordinator');
+    };
+    // Events of a consumer that was replaced are ignored: it is being closed.
+    consumer.on('consumer:group:join', () => consumer === this.#consumer && this.#onAssignment());
+    consumer.on('consumer:group:leave', () => consumer === this.#consumer && this.#onAssignment());
+    consumer.on('consumer:heartbeat:end', () => watch.succeeded());
+    consumer.on('consumer:heartbeat:error', ({ error }) => groupRequestFailed(error));
     this.#consumer = consumer;
+    this.#commits = new OffsetCommits(async (offsets) => {
+      try {
+        await consumer.commit({ offsets: [...offsets].map(([partition, offset]) => ({ topic, partition, offset, leaderEpoch: -1 })) });
+      } catch (error) {
+        groupRequestFailed(error);
+        throw toError(error);
+      }
+      watch.succeeded();
+    });
     // A group with no committed offset starts at the beginning: a worker group that joins after
     // events were published must still see them.
     const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
     this.#stream = stream;
-    stream.on('data', (message) => this.#onMessage(message));
-    stream.on('error', (error) => this.#onStreamError(error));
+    stream.on('data', (message) => stream === this.#stream && this.#onMessage(message));
+    // The client gave up on the stream (e.g. the broker was unreachable past its retries).
+    stream.on('error', (error) => this.#rebuild(consumer, error, 'stream'));
     this.#onAssignment();
     this.#applyFlow();
   }
@@ -110,13 +121,15 @@ export class KafkaSubscription implements Subscription {
   }
 
   async #close(): Promise<void> {
+    // A rebuild in progress sees #closing and stops before starting another member.
+    await this.#rebuilding;
     this.#stream?.pause();
     const owned = [...this.#owned.values()];
     this.#owned.clear();
     await Promise.all(owned.map(({ worker }) => worker.stop({ commit: true })));
     await this.#stream?.close().catch((error: unknown) => this.#params.onError(toError(error), 'close'));
     // Leaves the group, so the partitions move to the remaining members at once.
-    await this.#consumer?.close().catch((error: unknown) => this.#params.onError(toError(error), 'close'));
+    if (this.#consumer) await closeGroupConsumer(this.#consumer, (error) => this.#params.onError(error, 'close'));
   }
 
   /** Called after every join: partitions we no longer own were taken by the group. */
@@ -133,8 +146,9 @@ export class KafkaSubscription implements Subscription {
   }
 
   #onMessage(message: KafkaMessage): void {
-    if (this.#closing || !this.#assigned.has(message.partition)) return;
-    const owned = this.#owned.get(message.partition) ?? this.#own(message.partition, message.offset);
+    const commits = this.#commits;
+    if (this.#closing || !commits || !this.#assigned.has(message.partition)) return;
+    const owned = this.#owned.get(message.partition) ?? this.#own(message.partition, message.offset, commits);
     if (message.offset < owned.nextOffset) return;
     owned.nextOffset = message.offset + 1n;
     owned.worker.enqueue([this.#received(message)]);
@@ -144,7 +158,8 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
-  #own(partition: number, firstOffset: bigint): OwnedPartition {
+  /** `commits` is the current member's: a worker never commits through a member that replaced its own. */
+  #own(partition: number, firstOffset: bigint, commits: OffsetCommits): OwnedPartition {
     const { delivery, options } = this.#params;
     const worker: PartitionWorker = new PartitionWorker({
       delivery,
@@ -152,7 +167,7 @@ export class KafkaSubscription implements Subscription {
       redeliveryDelayMs: options.redeliveryDelayMs ?? 200,
       onError: (error, messages) => this.#params.onError(toError(error), messages.length > 0 ? 'handler' : 'commit'),
       commit: async (nextOffset) => {
-        if (this.#owned.get(partition)?.worker === worker || this.#closing) await this.#commits.commit(partition, nextOffset);
+        if (this.#owned.get(partition)?.worker === worker || this.#closing) await commits.commit(partition, nextOffset);
         this.#relieveBackpressure();
       },
     });
@@ -205,29 +220,44 @@ export class KafkaSubscription implements Subscription {
   }
 
   /**
-   * The client gave up on the stream (e.g. the broker was unreachable past its retries). Start
-   * over with a new member after a pause: uncommitted work is fetched again from the last commit.
+   * Drops `consumer` and starts a new member in its place. Workers stop without committing (their
+   * partitions may already be another member's), so what they handled since the last commit is
+   * redelivered from it: handlers are idempotent. Runs once per consumer; close() waits for it.
    */
-  #onStreamError(error: Error): void {
-    this.#params.onError(error, 'stream');
-    if (this.#closing) return;
-    const consumer = this.#consumer;
+  #rebuild(consumer: GroupConsumer, error: Error, source: KafkaErrorSource): void {
+    this.#params.onError(error, source);
+    this.#replace(consumer, source);
+  }
+
+  #replace(consumer: GroupConsumer, source: KafkaErrorSource): void {
+    if (this.#closing || consumer !== this.#consumer) return;
+    // The member a rebuild just started failed before the rebuild finished: replace it after.
+    if (this.#rebuilding) return void this.#rebuilding.then(() => this.#replace(consumer, source));
     const owned = [...this.#owned.values()];
+    const stream = this.#stream;
     this.#owned.clear();
     this.#assigned.clear();
-    void (async () => {
+    this.#consumer = undefined;
+    this.#stream = undefined;
+    this.#commits = undefined;
+    this.#backpressured = false;
+    this.#rebuilding = (async () => {
       await Promise.all(owned.map(({ worker }) => worker.stop({ commit: false })));
-      await consumer?.close().catch(() => undefined);
+      await stream?.close().catch(() => undefined);
+      await closeGroupConsumer(consumer, (closeError) => this.#params.onError(closeError, 'close'));
       while (!this.#closing) {
-        await sleep(1_000);
-        if (this.#closing) return;
         try {
           await this.start();
           return;
         } catch (restartError) {
-          this.#params.onError(toError(restartError), 'stream');
+          this.#params.onError(toError(restartError), source);
+          const failed = this.#consumer;
+          this.#consumer = undefined;
+          if (failed) await closeGroupConsumer(failed, () => undefined);
         }
+        // Unreachable brokers: try again, without spinning.
+        await sleep(1_000);
       }
-    })();
+    })().finally(() => (this.#rebuilding = undefined));
   }
 }
