@@ -133,6 +133,16 @@ async function inject(context: NemesisContext, fault: FaultName): Promise<Recove
         }),
       ];
     }
+    case FaultNames.killGroupCoordinator: {
+      const worker: Worker = random.pick(['db', 'log'] as const);
+      const coordinator = await services.coordinatorOf(worker === 'db' ? context.groups.dbWorker : context.groups.logWorker);
+      return [
+        await measured(worker, `node ${coordinator} (coordinates the ${worker} workers)`, () => services.killBroker(coordinator), async () => {
+          await hold();
+          await services.restartBroker(coordinator);
+        }),
+      ];
+    }
     case FaultNames.pauseBroker: {
       const node = random.pick(services.kafka.nodes).nodeId;
       return [

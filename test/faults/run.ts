@@ -1,12 +1,14 @@
 /**
- * `npm run test:faults [-- --soak] [--seed N] [--events N] [--rate N] [--faults none] [--keep]`
+ * `npm run test:faults [-- --soak | --ci] [--seed N] [--events N] [--rate N] [--faults none] [--keep]`
  *
  * Kitsune as designed (3 APIs, 5 DB workers, 2 log workers) on a 3-node Kafka cluster,
  * PostgreSQL and the Loki test server, all started here and stopped by PID. A seeded load runs
  * while the nemesis injects its seeded faults; then everything is healed, the run waits for quiet
  * (conditions, not time), and the checker compares the history with what PostgreSQL, the topics
- * and Loki hold. Prints the table; exits 1 when a safety figure is not 0 or a kill did not recover
- * within the consumer session timeout + 5 s. The history (JSON lines) stays in the run folder.
+ * and Loki hold. Prints the table; exits 1 when a safety figure is not 0, a fault did not recover,
+ * or a worker kill did not recover within the consumer session timeout + 5 s. `--ci` runs the
+ * smoke tier's faults on 3,000 events and only reports that limit (docs/decisions/0041).
+ * The history (JSON lines) stays in the run folder.
  */
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -34,6 +36,7 @@ import { startFaultServices, type FaultServices } from './services.ts';
 const { values } = parseArgs({
   options: {
     soak: { type: 'boolean', default: false },
+    ci: { type: 'boolean', default: false },
     seed: { type: 'string' },
     events: { type: 'string' },
     rate: { type: 'string' },
@@ -42,9 +45,12 @@ const { values } = parseArgs({
   },
 });
 
-const tier = values.soak ? 'soak' : 'smoke';
+if (values.soak && values.ci) throw new Error('--soak and --ci are different tiers: pick one');
+const tier = values.soak ? 'soak' : values.ci ? 'ci' : 'smoke';
 const seed = values.seed === undefined ? randomInt(1, 2 ** 31 - 1) : Number(values.seed);
-const events = Number(values.events ?? (values.soak ? 100_000 : 10_000));
+// The CI tier: the smoke tier's faults on fewer events, to fit the CI budget (the faults, each
+// waiting for its recovery, take most of a run's time whatever the events).
+const events = Number(values.events ?? (values.soak ? 100_000 : values.ci ? 3_000 : 10_000));
 // Paced, not maximal: the run is about correctness on a shared machine, and the load must outlast
 // the faults, each of which waits for its recovery before the next begins.
 const rate = Number(values.rate ?? (values.soak ? 150 : 40));
@@ -174,6 +180,7 @@ async function main(): Promise<number> {
       crashes: roles.crashes,
       recoveries,
       recoveryLimitMs,
+      recoveryLimitDecides: tier !== 'ci',
       ambiguousCommits: services.proxy.ambiguousCommits,
       ambiguousCommitsPlanned: faults.filter((f) => f.fault === FaultNames.ambiguousCommit).length,
       latency: latency(history.entries),
@@ -181,7 +188,8 @@ async function main(): Promise<number> {
       historyPath: history.path,
     };
     ok = passed(summary) && notQuiet === undefined;
-    const verdict = ok ? 'PASS: every safety figure is 0 and every kill recovered in time' : `FAIL: ${notQuiet ?? 'see the rows marked FAIL'}`;
+    const recoveredHow = summary.recoveryLimitDecides ? 'every fault recovered, worker kills in time' : 'every fault recovered (the time limit is reported only)';
+    const verdict = ok ? `PASS: every safety figure is 0 and ${recoveredHow}` : `FAIL: ${notQuiet ?? 'see the rows marked FAIL'}`;
     const text = `${table(summary)}\n\n${verdict}\n`;
     await writeFile(join(dir, 'report.txt'), text);
     process.stdout.write(`\n${text}`);

@@ -12,6 +12,8 @@ export const FaultNames = {
   killLogWorker: 'kill log-worker',
   killApi: 'kill api',
   killBrokerLeader: 'kill broker (db-events leader)',
+  /** The node coordinating a worker group: its members must find the group's new coordinator. */
+  killGroupCoordinator: 'kill broker (group coordinator)',
   pauseBroker: 'pause broker',
   restartPostgres: 'restart postgres (immediate)',
   ambiguousCommit: 'ambiguous commit',
@@ -31,13 +33,17 @@ export interface ScheduledFault {
   atProgress: number;
 }
 
-/** The smoke tier: 5 DB worker kills (3 alone, 2 in a rebalance), 1 broker, 1 PostgreSQL restart, 1 ambiguous commit. */
+/**
+ * The smoke tier: 5 DB worker kills (3 alone, 2 in a rebalance), 2 brokers (a db-events leader,
+ * a group coordinator), 1 PostgreSQL restart, 1 ambiguous commit.
+ */
 export const smokeFaults: readonly FaultName[] = [
   FaultNames.killDbWorker,
   FaultNames.killDbWorker,
   FaultNames.killDbWorker,
   FaultNames.killDbWorkersInRebalance,
   FaultNames.killBrokerLeader,
+  FaultNames.killGroupCoordinator,
   FaultNames.restartPostgres,
   FaultNames.ambiguousCommit,
 ];

@@ -28,6 +28,8 @@ export interface FaultServices {
   resumeBroker(nodeId: number): void;
   /** The node leading `partition` of `topic` now. */
   leaderOf(topic: string, partition: number): Promise<number>;
+  /** The node coordinating consumer group `group` now (its offsets and membership). */
+  coordinatorOf(group: string): Promise<number>;
   /** PostgreSQL's immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start). */
   stopPostgresImmediately(): Promise<void>;
   restartPostgres(): Promise<void>;
@@ -46,6 +48,16 @@ export async function startFaultServices(dir: string, brokers = 3): Promise<Faul
     if (!found) throw new Error(`no Kafka node ${nodeId}`);
     return found;
   };
+  /** A fresh client per question, on the nodes alive now: a kept one could hold stale answers. */
+  const withAdmin = async <T>(ask: (admin: Admin) => Promise<T>): Promise<T> => {
+    const live = nodes.filter((each) => isAlive(each.pid)).map((each) => `127.0.0.1:${each.port}`);
+    const admin = new Admin({ clientId: 'kitsune-faults-observer', bootstrapBrokers: live });
+    try {
+      return await ask(admin);
+    } finally {
+      await admin.close();
+    }
+  };
   const services: FaultServices = {
     brokers: kafka.brokers.split(','),
     kafka: { ...kafka, nodes },
@@ -62,18 +74,19 @@ export async function startFaultServices(dir: string, brokers = 3): Promise<Faul
     },
     pauseBroker: (nodeId) => process.kill(node(nodeId).pid, 'SIGSTOP'),
     resumeBroker: (nodeId) => process.kill(node(nodeId).pid, 'SIGCONT'),
-    async leaderOf(topic, partition) {
-      const live = nodes.filter((each) => isAlive(each.pid)).map((each) => `127.0.0.1:${each.port}`);
-      const admin = new Admin({ clientId: 'kitsune-faults-leader', bootstrapBrokers: live });
-      try {
+    leaderOf: (topic, partition) =>
+      withAdmin(async (admin) => {
         const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
         const leader = metadata.topics.get(topic)?.partitions[partition]?.leader;
         if (leader === undefined || leader < 0) throw new Error(`${topic}/${partition} has no leader`);
         return leader;
-      } finally {
-        await admin.close();
-      }
-    },
+      }),
+    coordinatorOf: (group) =>
+      withAdmin(async (admin) => {
+        const [found] = await admin.findCoordinator({ keyType: 0, keys: [group] });
+        if (!found || found.nodeId < 0) throw new Error(`group ${group} has no coordinator`);
+        return found.nodeId;
+      }),
     async stopPostgresImmediately() {
       await stopByPid(services.postgresPid, 'SIGQUIT');
     },
