@@ -26,6 +26,7 @@ function healthy(ops: Op[]): Observed {
     logRecords: ops.map((o) => ({ key: o.key, line: line(o.key) })),
     logDeadLetters: new Set(),
     lokiLines: ops.map((o) => line(o.key)),
+    lokiDuplicatesDropped: 0,
     resultRecords: new Map(),
   };
 }
@@ -72,6 +73,13 @@ test('log lines missing from Loki and the DLQ, or stored twice, are counted', ()
   const figures = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), { ...observed, lokiLines: [line(a1.key), line(a1.key), line(a2.key)] });
   assert.equal(figures.safety.logLinesMissing, 1);
   assert.equal(figures.safety.logLinesDoubled, 1);
+});
+
+test('a line stored again under another timestamp is doubled; a client retry that made a second record is not', () => {
+  const again = { ...healthy(ops), lokiLines: [line(a1.key), `${a1.key}@2`, line(a2.key), line(b1.key)] };
+  assert.equal(check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), again).safety.logLinesDoubled, 1);
+  const retried = { ...again, logRecords: [...again.logRecords, { key: a1.key, line: `${a1.key}@2` }] };
+  assert.deepEqual(check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), retried).safety, zero);
 });
 
 test('an unknown outcome may or may not have taken effect, and a 4xx after an unknown attempt proves nothing', () => {

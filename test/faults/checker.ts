@@ -19,6 +19,11 @@ export interface Observed {
   /** Loki entries' line identities, one per stored entry. */
   lokiLines: readonly string[];
   /**
+   * Entries Loki dropped as identical to stored ones (same timestamp and line): lines pushed
+   * again, by a retry or a redelivery. Not a fault: the log worker relies on it (log-line.ts).
+   */
+  lokiDuplicatesDropped: number;
+  /**
    * db-results records per record id (`<event id>:<source offset>`), as the completion time (ms)
    * of each copy: more than one copy is a record processed again.
    */
@@ -42,7 +47,7 @@ export interface Figures {
   ops: { total: number; ok: number; fail: number; unknown: number; unknownApplied: number; poison: number; retriedAttempts: number };
   deadLetters: number;
   /** What was read back, so a 0 above is seen to be about something. */
-  readBack: { effects: number; appLogRecords: number; lokiLines: number; logDeadLetters: number };
+  readBack: { effects: number; appLogRecords: number; lokiLines: number; logDeadLetters: number; lokiDuplicatesDropped: number };
   redeliveredRecords: number;
   /** Examples of each non-zero safety figure, for the report. */
   examples: Record<string, string[]>;
@@ -128,17 +133,26 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
   const lokiCount = new Map<string, number>();
   for (const line of observed.lokiLines) lokiCount.set(line, (lokiCount.get(line) ?? 0) + 1);
   let logLinesMissing = 0;
-  let logLinesDoubled = 0;
   for (const line of new Set(observed.logRecords.map((record) => record.line))) {
     if (!lokiCount.has(line) && !observed.logDeadLetters.has(line)) {
       logLinesMissing++;
       note('logLinesMissing', line);
     }
   }
-  for (const [line, count] of lokiCount) {
-    if (count > 1) {
-      logLinesDoubled += count - 1;
-      note('logLinesDoubled', `${line} stored ${count} times`);
+  // Doubled lines are counted per event: each distinct app-logs record of an event (a client's
+  // retry may make another, with its own timestamp) may be stored once. Counting by
+  // `id@timestamp` alone would miss a line stored again under another timestamp.
+  const eventOf = (line: string): string => line.slice(0, line.lastIndexOf('@'));
+  const recordsOf = new Map<string, Set<string>>();
+  for (const { line } of observed.logRecords) recordsOf.set(eventOf(line), (recordsOf.get(eventOf(line)) ?? new Set()).add(line));
+  const storedOf = new Map<string, number>();
+  for (const [line, count] of lokiCount) storedOf.set(eventOf(line), (storedOf.get(eventOf(line)) ?? 0) + count);
+  let logLinesDoubled = 0;
+  for (const [event, stored] of storedOf) {
+    const extra = stored - Math.max(1, recordsOf.get(event)?.size ?? 0);
+    if (extra > 0) {
+      logLinesDoubled += extra;
+      note('logLinesDoubled', `event ${event}: ${stored} lines in Loki for ${recordsOf.get(event)?.size ?? 0} app-logs record(s)`);
     }
   }
 
@@ -160,7 +174,7 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
     safety: { lost, duplicateEffects, effectsOf4xx, orderViolations, transientDeadLetters, unexpectedDeadLetters, logRecordsLost, logLinesMissing, logLinesDoubled, redeliveredAfterGracefulStop },
     ops: { total: ops.size, ...counts, unknownApplied, retriedAttempts },
     deadLetters: observed.deadLetters.length,
-    readBack: { effects: observed.effects.length, appLogRecords: observed.logRecords.length, lokiLines: observed.lokiLines.length, logDeadLetters: observed.logDeadLetters.size },
+    readBack: { effects: observed.effects.length, appLogRecords: observed.logRecords.length, lokiLines: observed.lokiLines.length, logDeadLetters: observed.logDeadLetters.size, lokiDuplicatesDropped: observed.lokiDuplicatesDropped },
     redeliveredRecords,
     examples,
   };

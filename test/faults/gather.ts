@@ -75,6 +75,7 @@ export async function gather(sources: GatherSources): Promise<Observed> {
     logRecords,
     logDeadLetters: new Set(logDead.map((record) => lineOf(parse(record))).filter((line): line is string => line !== undefined)),
     lokiLines: sources.loki.entries().map((entry) => `${entry.metadata.event_id ?? '?'}@${entry.ts}`),
+    lokiDuplicatesDropped: sources.loki.stats().duplicateEntries,
     resultRecords,
   };
 }
