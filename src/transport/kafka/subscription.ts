@@ -76,6 +76,9 @@ export class KafkaSubscription implements Subscription {
     consumer.on('consumer:group:leave', () => consumer === this.#consumer && this.#onAssignment());
     consumer.on('consumer:heartbeat:end', () => watch.succeeded());
     consumer.on('consumer:heartbeat:error', ({ error }) => groupRequestFailed(error));
+    // The client emits 'error' when it gives up rejoining the group after a failed heartbeat: the
+    // member is out of the group for good. Unlistened, the event would end the process.
+    consumer.on('error', (error: Error) => this.#rebuild(consumer, error, 'coordinator'));
     this.#consumer = consumer;
     this.#commits = new OffsetCommits(async (offsets) => {
       try {
