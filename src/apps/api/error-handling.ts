@@ -46,7 +46,7 @@ function fromFastifyError(error: ThrownError, request: FastifyRequest, bodyLimit
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('invalid_json', error.message);
     case 'FST_ERR_BAD_URL':
-      return problem('invalid_request', 'the URL is not valid: a percent sign must start a %XX escape of UTF-8', 'url');
+      return problem('invalid_request', 'the URL is not valid: a percent sign must start a %XX escape of UTF-8', 'url', undefined, 'path');
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return problem('uri_too_long', 'a path parameter is longer than 100 characters');
     default: {
@@ -90,7 +90,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'the request did not arrive in time']
     : error.code?.startsWith('HPE_INVALID_HEADER') ? [400, 'invalid_request', `a header is malformed (${error.code}): header values cannot hold control characters such as NUL`]
     : [400, 'invalid_request', `the request is not valid HTTP (${error.code ?? 'parse error'})`];
-  const field = error.code?.startsWith('HPE_INVALID_HEADER') ? { field: 'headers' } : {};
+  // Node does not say which header: `headers` stands for them all.
+  const field = error.code?.startsWith('HPE_INVALID_HEADER') ? { field: 'headers', in: 'header' as const } : {};
   const body = JSON.stringify(errorBody({ code, message, ...field }));
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

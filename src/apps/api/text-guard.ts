@@ -5,9 +5,9 @@
  * stored changed, silently). Every string and object key the request carries is checked: query
  * parameters, route parameters, headers and the JSON body, on every route.
  *
- * The answer is 400 `invalid_request`, with the field at fault: `/<name>` and `in` for a query
- * parameter, path parameter or header, or a JSON Pointer into the body (`/payload/name`; for a bad
- * key, the object holding it). The OpenAPI document states the rule in words (openapi.ts).
+ * The answer is 400 `invalid_request`, with where (`in`: `query`, `path`, `header` or `body`) and
+ * the field at fault: `/<name>` of a parameter or header, or a JSON Pointer into the body
+ * (`/payload/name`; for a bad key, the object holding it). The OpenAPI document states the rule in words (openapi.ts).
  * What never reaches a route (a URL Fastify cannot decode, a NUL in a header value, which Node's
  * parser refuses) is answered in the same shape by error-handling.ts.
  */
@@ -41,13 +41,13 @@ function checkFlat(values: unknown, where: FieldLocation): void {
 function checkJson(value: unknown, pointer: string): void {
   if (typeof value === 'string') {
     const why = unstorableText(value);
-    if (why) throw problem('invalid_request', `${pointer === '' ? 'the body' : pointer} ${why}`, pointer === '' ? '/' : pointer);
+    if (why) throw problem('invalid_request', `body field ${pointer === '' ? '/' : pointer} ${why}`, pointer === '' ? '/' : pointer, undefined, 'body');
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => checkJson(item, `${pointer}/${i}`));
   } else if (typeof value === 'object' && value !== null) {
     for (const [key, item] of Object.entries(value)) {
       const why = unstorableText(key);
-      if (why) throw problem('invalid_request', `a key in ${pointer === '' ? 'the body' : pointer} ${why}`, pointer === '' ? '/' : pointer);
+      if (why) throw problem('invalid_request', `a key in body field ${pointer === '' ? '/' : pointer} ${why}`, pointer === '' ? '/' : pointer, undefined, 'body');
       checkJson(item, `${pointer}/${pointerPart(key)}`);
     }
   }

@@ -20,7 +20,7 @@ import { repoRoot } from '../../../scripts/services/state.ts';
 import { suitePool } from '../../support/database.ts';
 
 interface ErrorAnswer {
-  error?: { code: string; field?: string; message: string };
+  error?: { code: string; field?: string; in?: string; message: string };
 }
 
 const routes: ReadonlyArray<{ method: 'GET' | 'POST'; url: string; body?: unknown }> = [
@@ -101,10 +101,11 @@ describe('text PostgreSQL cannot hold, on every route', () => {
     return { status: response.statusCode, answer };
   };
 
-  const assertRefused = (result: { status: number; answer: ErrorAnswer }, field: string, what: string): void => {
+  const assertRefused = (result: { status: number; answer: ErrorAnswer }, field: string, where: string, what: string): void => {
     assert.equal(result.status, 400, `${what}: ${JSON.stringify(result.answer)}`);
     assert.equal(result.answer.error?.code, 'invalid_request', what);
     assert.equal(result.answer.error?.field, field, what);
+    assert.equal(result.answer.error?.in, where, `${what}: says where the field is`);
     assert.ok((result.answer.error?.message ?? '').length > 0, `${what} explains itself`);
   };
 
@@ -118,24 +119,24 @@ describe('text PostgreSQL cannot hold, on every route', () => {
 
   test('a NUL in a query parameter is 400 naming it, on every route; GET /logs?command=%00 included', async () => {
     for (const route of routes) {
-      assertRefused(await send(route.method, `${route.url}?note=a%00b`, route.body), '/note', `${route.method} ${route.url}?note=a%00b`);
+      assertRefused(await send(route.method, `${route.url}?note=a%00b`, route.body), '/note', 'query', `${route.method} ${route.url}?note=a%00b`);
     }
-    assertRefused(await send('GET', '/logs?command=%00'), '/command', 'GET /logs?command=%00');
-    assertRefused(await send('GET', '/events/0190b5c2-7c1a-7000-8000-000000000001?wait=%00'), '/wait', 'GET /events/:id?wait=%00');
-    assertRefused(await send('GET', '/logs?command=ok&command=b%00'), '/command', 'a repeated parameter');
+    assertRefused(await send('GET', '/logs?command=%00'), '/command', 'query', 'GET /logs?command=%00');
+    assertRefused(await send('GET', '/events/0190b5c2-7c1a-7000-8000-000000000001?wait=%00'), '/wait', 'query', 'GET /events/:id?wait=%00');
+    assertRefused(await send('GET', '/logs?command=ok&command=b%00'), '/command', 'query', 'a repeated parameter');
   });
 
   test('a NUL in a header value is 400 naming the header, on every route', async () => {
     for (const route of routes) {
-      assertRefused(await send(route.method, route.url, route.body, { 'x-note': 'a\u0000b' }), '/x-note', `${route.method} ${route.url} with a NUL header`);
+      assertRefused(await send(route.method, route.url, route.body, { 'x-note': 'a\u0000b' }), '/x-note', 'header', `${route.method} ${route.url} with a NUL header`);
     }
     const key = await send('POST', '/execute', routes[0]!.body, { 'idempotency-key': 'order\u00001' });
-    assertRefused(key, '/idempotency-key', 'a NUL in Idempotency-Key');
+    assertRefused(key, '/idempotency-key', 'header', 'a NUL in Idempotency-Key');
   });
 
   test('a NUL in a route parameter is 400 naming it', async () => {
-    assertRefused(await send('GET', '/events/%00'), '/id', 'GET /events/%00');
-    assertRefused(await send('GET', '/events/0190b5c2-7c1a-7000-8000-00000000000%00'), '/id', 'a NUL inside an id');
+    assertRefused(await send('GET', '/events/%00'), '/id', 'path', 'GET /events/%00');
+    assertRefused(await send('GET', '/events/0190b5c2-7c1a-7000-8000-00000000000%00'), '/id', 'path', 'a NUL inside an id');
   });
 
   test('a NUL or a lone surrogate anywhere in a JSON body is 400 with its JSON Pointer, keys included', async () => {
@@ -155,7 +156,7 @@ describe('text PostgreSQL cannot hold, on every route', () => {
         '/commands/1/payload/email',
       ],
     ];
-    for (const [url, body, field] of cases) assertRefused(await send('POST', url, body), field, `${url} ${body.slice(0, 80)}`);
+    for (const [url, body, field] of cases) assertRefused(await send('POST', url, body), field, 'body', `${url} ${body.slice(0, 80)}`);
     // A well-formed pair is ordinary text and passes (the emoji is U+1F98A, two UTF-16 units).
     const fox = await send('POST', '/execute', command({ name: 'Fox \u{1F98A}', email: 'fox@example.com' }));
     assert.equal(fox.status, 202, JSON.stringify(fox.answer));
@@ -170,13 +171,15 @@ describe('text PostgreSQL cannot hold, on every route', () => {
     const headerAnswer = JSON.parse(header.body) as ErrorAnswer;
     assert.equal(headerAnswer.error?.code, 'invalid_request');
     assert.equal(headerAnswer.error?.field, 'headers');
+    assert.equal(headerAnswer.error?.in, 'header');
     const url = await rawExchange(port, 'GET /events/%ED%A0%80 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(url.status, 400);
     const urlAnswer = JSON.parse(url.body) as ErrorAnswer;
     assert.equal(urlAnswer.error?.code, 'invalid_request');
     assert.equal(urlAnswer.error?.field, 'url');
+    assert.equal(urlAnswer.error?.in, 'path');
     const query = await rawExchange(port, 'GET /logs?command=%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(query.status, 400);
-    assert.equal((JSON.parse(query.body) as ErrorAnswer).error?.field, '/command');
+    assert.deepEqual([(JSON.parse(query.body) as ErrorAnswer).error?.field, (JSON.parse(query.body) as ErrorAnswer).error?.in], ['/command', 'query']);
   });
 });
