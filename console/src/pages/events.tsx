@@ -16,7 +16,7 @@ interface Timeline {
   status: 'pending' | 'succeeded' | 'dead_lettered';
   live: boolean;
   steps: Step[];
-  logs: Array<{ ts: string; level: string; message: string; source: string; trace_id: string | null }>;
+  logs: Array<{ timestamp: string; level: string; message: string; source: string; trace_id: string | null }>;
   trace_id: string | null;
   trace_url: string | null;
   loki_query: string | null;
@@ -130,7 +130,7 @@ function EventTimeline({ id }: { id: string }) {
           {data.logs.length > 0 ? (
             <ul class="logs">
               {data.logs.map((line) => (
-                <li key={line.ts}><time dateTime={line.ts}>{new Date(line.ts).toLocaleString()}</time> <strong>{line.level}</strong> {line.message} <span class="muted">({line.source})</span></li>
+                <li key={line.timestamp}><time dateTime={line.timestamp}>{new Date(line.timestamp).toLocaleString()}</time> <strong>{line.level}</strong> {line.message} <span class="muted">({line.source})</span></li>
               ))}
             </ul>
           ) : data.loki_query ? (

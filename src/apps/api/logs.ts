@@ -14,12 +14,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import type { LogPage, LogView } from '../../contract/http.ts';
+import type { LogPage } from '../../contract/http.ts';
 import { logPageSchema } from '../../contract/schemas.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { LogLevels, type LogLevel } from '../../events/envelope.ts';
 import type { RouteKit } from './execute.ts';
 import { readableSource } from './console/scope.ts';
+import { logView, type LogRow } from './log-rows.ts';
 import { keyRequired } from './openapi.ts';
 import { problem } from './problems.ts';
 import { errorResponses } from './responses.ts';
@@ -40,18 +41,8 @@ interface Query {
   cursor?: string;
 }
 
-interface Row {
-  event_id: string;
-  ts: Date;
-  ts_micros: string;
-  level: string;
-  command: string;
-  version: string;
-  source: string;
-  message: string;
-  idempotency_key: string;
-  trace_id: string | null;
-}
+/** A row and its timestamp in microseconds since the Unix epoch, for the cursor. */
+type Row = LogRow & { ts_micros: string };
 
 const levels = new Map<string, LogLevel>(LogLevels.flatMap((level) => [[level, level], [level.toLowerCase(), level]]));
 const levelName = `(?:${[...levels.keys()].join('|')})`;
@@ -98,18 +89,6 @@ function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
-const view = (row: Row): LogView => ({
-  event_id: row.event_id,
-  timestamp: row.ts.toISOString(),
-  level: row.level,
-  command: row.command,
-  version: row.version,
-  source: row.source,
-  message: row.message,
-  idempotency_key: row.idempotency_key,
-  trace_id: row.trace_id,
-});
-
 const empty: LogPage = { logs: [], next_cursor: null };
 
 /** Registers GET /logs, reading kitsune.logs through `pool`. */
@@ -152,7 +131,7 @@ export function registerLogRoutes(app: FastifyInstance, pool: pg.Pool, kit: Rout
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      logs: page.map(view),
+      logs: page.map(logView),
       next_cursor: rows.length > limit && last !== undefined ? encodeCursor(last.ts_micros, last.event_id) : null,
     };
   });

@@ -10,7 +10,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { LogView } from '../../../contract/http.ts';
 import { loadQueries } from '../../../db/queries.ts';
+import { logView, type LogRow } from '../log-rows.ts';
 import { problem } from '../problems.ts';
 import { readableSource, type Guard } from './scope.ts';
 
@@ -35,7 +37,8 @@ export interface Timeline {
   /** True while the outcome is not stored: poll again. */
   live: boolean;
   steps: TimelineStep[];
-  logs: Array<Record<string, unknown>>;
+  /** The event's log line, as GET /logs shows it. */
+  logs: LogView[];
   /** W3C trace id, when the event was traced. */
   trace_id: string | null;
   /** With KITSUNE_TRACE_URL: where the trace is shown. */
@@ -59,19 +62,6 @@ interface ResultRow {
   source_offset: string | null;
   completed_at: Date;
   conflicts: number;
-}
-
-interface LogRow {
-  event_id: string;
-  ts: Date;
-  level: string;
-  command: string;
-  version: string;
-  source: string;
-  message: string;
-  idempotency_key: string;
-  trace_id: string | null;
-  stored_at: Date;
 }
 
 export interface TimelineDeps {
@@ -147,7 +137,7 @@ export async function eventTimeline(deps: TimelineDeps, id: string): Promise<Tim
     status: row?.status ?? 'pending',
     live: row === undefined,
     steps,
-    logs: line ? [{ ...line, ts: line.ts.toISOString(), stored_at: line.stored_at.toISOString() }] : [],
+    logs: line ? [logView(line)] : [],
     trace_id: line?.trace_id ?? null,
     trace_url: line?.trace_id && deps.traceUrl ? deps.traceUrl.replaceAll('{trace_id}', encodeURIComponent(line.trace_id)) : null,
     loki_query: deps.lokiSelector ? `${deps.lokiSelector} | event_id="${id}"` : null,

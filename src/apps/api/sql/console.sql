@@ -13,6 +13,6 @@ SELECT attempts, last_error, updated_at FROM kitsune.event_attempts WHERE event_
 
 -- name: TimelineLogs
 -- The event's log line, when logs are kept in PostgreSQL (no LOKI_URL).
-SELECT event_id, ts, level, command, version, source, message, idempotency_key, trace_id, stored_at
+SELECT event_id, ts, level, command, version, source, message, idempotency_key, trace_id
 FROM kitsune.logs
 WHERE event_id = $1
