@@ -138,7 +138,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   else if (deps.lokiSelector) registerLogsInLoki(app, deps.lokiSelector, kit);
   registerHealthRoutes(app, deps.readiness ?? []);
   if (deps.pool) {
-    registerTimeline(app, { pool: deps.pool, logsInPostgres: deps.logs !== undefined, lokiSelector: deps.lokiSelector, traceUrl: deps.traceUrl }, reader);
+    registerTimeline(app, { pool: deps.pool, logsInPostgres: deps.logs !== undefined, lokiSelector: deps.lokiSelector, traceUrl: deps.traceUrl, ids }, reader);
   }
   if (deps.dlq) registerDlqRoutes(app, deps.dlq, admin);
   registerOverview(app, { metrics: deps.metrics, dlq: deps.dlq }, reader);

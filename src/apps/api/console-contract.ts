@@ -35,21 +35,21 @@ const ids = {
 
 function schemas(keysOn: boolean): Map<string, Record<string, unknown>> {
   const read = keysOn ? { security: keyRequired } : {};
-  // 403 only where keys are on: it is then "not an admin key", or another source's key.
+  // 403 only where keys are on: it is then "not an admin key".
   const readErrors = (...statuses: number[]): Record<string, unknown> => errorResponses(...statuses, ...(keysOn ? [401] : []));
   const adminErrors = (...statuses: number[]): Record<string, unknown> => errorResponses(...statuses, 409, ...(keysOn ? [401, 403] : []));
   return new Map<string, Record<string, unknown>>([
     ['GET /events', {
       operationId: 'searchEvents',
       summary: 'Several outcomes at once (ids), or the event of an idempotency key',
-      description: '`ids`, or `idempotency_key` (with `source` when API keys are off), or both: the ids\' events, then the key\'s. Neither: no events. With API keys on, a key reads its own source only: `source` is then its own, and other sources\' events read as pending.',
+      description: '`ids`, or `idempotency_key` (with `source` when API keys are off), or both: the ids\' events, then the key\'s. Neither: no events. With API keys on, a key reads its own source only: an id not issued to it, or `source` another source, answers 404 (an admin key reads any).',
       tags: ['console'],
       ...read,
       querystring: {
         type: 'object',
         properties: { ids: { type: 'string', pattern: `^${uuid}(,${uuid}){0,99}$`, description: '1 to 100 event ids, comma-separated' }, idempotency_key: idempotencyKeySchema, source: sourceSchema },
       },
-      response: { 200: json('The outcomes, in the order asked', { type: 'object', required: ['events'], properties: { events: { type: 'array' } } }), ...readErrors(400, ...(keysOn ? [403] : [])) },
+      response: { 200: json('The outcomes, in the order asked', { type: 'object', required: ['events'], properties: { events: { type: 'array' } } }), ...readErrors(400, ...(keysOn ? [404] : [])) },
     }],
     ['GET /events/:id/timeline', {
       operationId: 'getEventTimeline',

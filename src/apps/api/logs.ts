@@ -4,18 +4,23 @@
  *
  *   GET /logs?level=ERROR,WARN&command=create_user&source=user-service
  *            &from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&text=timeout&limit=100&cursor=…
+ *   GET /logs?event_id=<id>                        the line of one event
  *
  * `from` is inclusive and `to` exclusive (as Loki's query_range); a range that ends before it
  * starts is empty. `text` is a case-insensitive substring of the message; `cursor` is the
  * `next_cursor` of the previous page, which is null on the last one. Paging is by (timestamp,
- * event id), so rows stored meanwhile never shift a page. With API keys on, a key reads its own
- * source's lines only. Limit: `text` scans the rows the other filters leave (no trigram index);
+ * event id), so rows stored meanwhile never shift a page.
+ *
+ * With API keys on, a key reads its own source's lines only, and asking for anything else answers
+ * 404 `not_found`, as GET /events/:id does: `source=` another source (whether or not it exists),
+ * or `event_id=` an event not issued to the key's source (another source's, or none at all: the
+ * two read alike, so existence does not leak). An admin key reads every source. Limit: `text` scans the rows the other filters leave (no trigram index);
  * narrow by time first.
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { LogPage } from '../../contract/http.ts';
-import { logPageSchema } from '../../contract/schemas.ts';
+import { eventIdSchema, logPageSchema } from '../../contract/schemas.ts';
 import { loadQueries } from '../../db/queries.ts';
 import { LogLevels, type LogLevel } from '../../events/envelope.ts';
 import type { RouteKit } from './execute.ts';
@@ -39,6 +44,7 @@ interface Query {
   text?: string;
   limit?: number;
   cursor?: string;
+  event_id?: string;
 }
 
 /** A row and its timestamp in microseconds since the Unix epoch, for the cursor. */
@@ -67,7 +73,8 @@ const querySchema = {
   properties: {
     level: { type: 'string', pattern: `^${levelName}(?:,${levelName})*$`, description: `One or more of ${LogLevels.join(', ')} (either case), comma-separated`, examples: ['ERROR,WARN'] },
     command: filter('Exactly this command'),
-    source: filter('Exactly this source (with API keys on, only the key\'s own source has lines)'),
+    source: filter('Exactly this source. With API keys on, only the key\'s own (an admin key: any); another answers 404'),
+    event_id: { ...eventIdSchema, description: 'The line of this event only. With API keys on, an event not issued to the key\'s source answers 404 (an admin key: any)' },
     from: timestamp('Lines at or after this time'),
     to: timestamp('Lines before this time'),
     text: filter('A case-insensitive substring of the message'),
@@ -103,14 +110,23 @@ export function registerLogRoutes(app: FastifyInstance, pool: pg.Pool, kit: Rout
       querystring: querySchema,
       response: {
         200: { description: 'A page of lines', content: { 'application/json': { schema: logPageSchema } } },
-        ...errorResponses(400, ...(kit.keysOn ? [401] : [])),
+        ...errorResponses(400, ...(kit.keysOn ? [401, 404] : [])),
       },
     },
   }, async (request): Promise<LogPage> => {
     const query = request.query;
+    const eventId = query.event_id?.toLowerCase();
     // A key reads its own source's lines; an admin key (the console's operators) reads every source's.
     const ownSource = readableSource(request);
-    if (ownSource !== undefined && query.source !== undefined && query.source !== ownSource) return empty;
+    if (ownSource !== undefined) {
+      // Not 200 with no lines: that would say the source or event has none, which is not this key's to know.
+      if (query.source !== undefined && query.source !== ownSource) {
+        throw problem('not_found', `no source ${query.source} for this key`, '/source', undefined, 'query');
+      }
+      if (eventId !== undefined && !kit.ids.issuedTo(eventId, ownSource)) {
+        throw problem('not_found', `no event ${query.event_id} for this key`, '/event_id', undefined, 'query');
+      }
+    }
     const from = query.from === undefined ? null : timestampMs(query.from);
     const to = query.to === undefined ? null : timestampMs(query.to);
     if (from !== null && to !== null && from >= to) return empty;
@@ -127,6 +143,7 @@ export function registerLogRoutes(app: FastifyInstance, pool: pg.Pool, kit: Rout
       cursor?.eventId ?? null,
       // One row more than asked: whether it exists says if there is a next page.
       limit + 1,
+      eventId ?? null,
     ]);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

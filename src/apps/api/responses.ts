@@ -9,7 +9,7 @@ const meanings: Record<number, string> = {
   400: 'The request is malformed: invalid JSON or URL, a parameter or header that breaks its schema, a string holding U+0000 or a lone surrogate (see error.code and error.field)',
   401: 'API keys are on and no known key was sent',
   403: 'The key may not do this: run this command, manage the dead-letter queue (admin keys only), or name another source',
-  404: 'Not here: an event this key may not read (as if it did not exist), or log lines kept in Loki (logs_in_loki)',
+  404: 'Not here: an event or source this key may not read (as if it did not exist), or log lines kept in Loki (logs_in_loki)',
   409: 'Another replay or purge of the dead-letter queue is running (dlq_busy); Retry-After says when to try again',
   413: 'The body is larger than KITSUNE_BODY_LIMIT_BYTES, or a batch holds more commands than KITSUNE_BATCH_MAX_ITEMS',
   415: 'The body is not Content-Type: application/json',

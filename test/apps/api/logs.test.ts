@@ -98,6 +98,16 @@ describe('GET /logs against real PostgreSQL', () => {
     assert.deepEqual(messages((await get('?source=svc-b&level=INFO')).body), ['progress 100% done']);
   });
 
+  test('filters by event id: the line of that event, any case; an unknown event has none (keys off: nothing to hide)', async () => {
+    const wanted = lines[2]!;
+    const { status, body } = await get(`?event_id=${wanted.eventId.toUpperCase()}`);
+    assert.equal(status, 200);
+    assert.deepEqual(body.logs.map((log) => [log.event_id, log.message]), [[wanted.eventId, 'delete failed: timeout']]);
+    assert.equal(body.next_cursor, null);
+    assert.deepEqual(messages((await get(`?event_id=${wanted.eventId}&source=svc-a`)).body), [], 'the other filters still apply');
+    assert.deepEqual((await get(`?event_id=${newEventId(base)}`)).body, { logs: [], next_cursor: null });
+  });
+
   test('filters by a time range that includes from and excludes to', async () => {
     const from = new Date(base + 2 * minute).toISOString();
     const to = new Date(base + 4 * minute).toISOString();
@@ -152,6 +162,7 @@ describe('GET /logs against real PostgreSQL', () => {
       // PostgreSQL text cannot hold NUL: this was a 500 (invalid byte sequence for encoding "UTF8": 0x00).
       ['?command=%00', '/command'],
       ['?text=a%00', '/text'],
+      ['?event_id=not-an-id', '/event_id'],
     ];
     for (const [query, field] of cases) {
       const { status, body } = await get(query);

@@ -8,8 +8,8 @@
  *
  * An event's id is derived from (source, idempotency key) (src/events/event-ids.ts), so a key names
  * exactly one event per source and the lookup is a computation, not a scan. With API keys on, a
- * key reads its own source only (the source parameter is then its own, or refused), an admin key
- * any source.
+ * key reads its own source only and an admin key any source: an id not issued to the key's source,
+ * or source= another source, answers 404 as GET /events/:id does, whether or not it exists.
  */
 import type { FastifyInstance } from 'fastify';
 import type { EventIds } from '../../../events/event-ids.ts';
@@ -36,28 +36,26 @@ export function registerEventSearch(app: FastifyInstance, waiter: ResultWaiter, 
     if (ids !== undefined) {
       const list = ids.split(',').map((id) => id.trim().toLowerCase()).filter((id) => id !== '');
       if (list.length === 0 || list.length > eventSearchLimits.maxIds) {
-        throw problem('invalid_request', `ids takes 1 to ${eventSearchLimits.maxIds} event ids, comma-separated`, '/ids');
+        throw problem('invalid_request', `ids takes 1 to ${eventSearchLimits.maxIds} event ids, comma-separated`, '/ids', undefined, 'query');
       }
       const bad = list.find((id) => !uuid.test(id));
-      if (bad !== undefined) throw problem('invalid_request', `${bad} is not an event id (a UUID)`, '/ids');
+      if (bad !== undefined) throw problem('invalid_request', `${bad} is not an event id (a UUID)`, '/ids', undefined, 'query');
+      const notOwn = scope === undefined ? undefined : list.find((id) => !eventIds.issuedTo(id, scope));
+      if (notOwn !== undefined) throw problem('not_found', `no event ${notOwn} for this key`, '/ids', undefined, 'query');
       events.push(...(await waiter.getMany([...new Set(list)])));
     }
     if (key !== undefined) {
       if (key === '' || key.length > eventSearchLimits.maxKeyLength) {
-        throw problem('invalid_request', `idempotency_key must be 1 to ${eventSearchLimits.maxKeyLength} characters`, '/idempotency_key');
+        throw problem('invalid_request', `idempotency_key must be 1 to ${eventSearchLimits.maxKeyLength} characters`, '/idempotency_key', undefined, 'query');
       }
       // Without source=, a key's own source (an admin key's too, which could name any).
       const named = source ?? scope ?? request.apiKey?.source;
       if (named === undefined || named === '' || named.length > eventSearchLimits.maxSourceLength) {
-        throw problem('invalid_request', 'name the source that sent the key (source=<source>): the same key from two sources is two events', '/source');
+        throw problem('invalid_request', 'name the source that sent the key (source=<source>): the same key from two sources is two events', '/source', undefined, 'query');
       }
-      if (scope !== undefined && named !== scope) {
-        throw problem('forbidden', `this API key reads the events of source ${scope} only`, '/source');
-      }
+      if (scope !== undefined && named !== scope) throw problem('not_found', `no source ${named} for this key`, '/source', undefined, 'query');
       events.push(await waiter.get(eventIds.idempotent(named, key)));
     }
-    // Another source's outcome is not this key's to see, and saying so would say it exists.
-    const visible = scope === undefined ? events : events.map((view) => (view.source === undefined || view.source === scope ? view : { id: view.id, status: 'pending' as const }));
-    return { events: visible };
+    return { events };
   });
 }

@@ -7,11 +7,16 @@
  * Limits: the broker is the record of accepted events, so an event no worker has seen yet shows
  * as accepted-or-unknown; only the last transient error is kept (kitsune.event_attempts), not
  * every attempt; the log line is here only when logs are kept in PostgreSQL (no LOKI_URL).
+ *
+ * With API keys on, a key reads the timelines of its own source's events only; any other id
+ * answers 404, decided from the id alone as GET /events/:id does, so another source's event and
+ * an id that never existed read alike, whether or not a worker has seen it yet.
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { LogView } from '../../../contract/http.ts';
 import { loadQueries } from '../../../db/queries.ts';
+import type { EventIds } from '../../../events/event-ids.ts';
 import { logView, type LogRow } from '../log-rows.ts';
 import { problem } from '../problems.ts';
 import { readableSource, type Guard } from './scope.ts';
@@ -70,9 +75,11 @@ export interface TimelineDeps {
   lokiSelector: string | undefined;
   /** KITSUNE_TRACE_URL: a URL with `{trace_id}` in it. */
   traceUrl?: string | undefined;
+  /** Tells which source an id was issued to, for scoped reads. */
+  ids: EventIds;
 }
 
-export async function eventTimeline(deps: TimelineDeps, id: string): Promise<Timeline & { source: string | undefined }> {
+export async function eventTimeline(deps: TimelineDeps, id: string): Promise<Timeline> {
   const [result, attempts, logs] = await Promise.all([
     deps.pool.query<ResultRow>(queries.TimelineResult, [id]),
     deps.pool.query<{ attempts: number; last_error: Record<string, unknown> | null; updated_at: Date }>(queries.TimelineAttempts, [id]),
@@ -141,18 +148,16 @@ export async function eventTimeline(deps: TimelineDeps, id: string): Promise<Tim
     trace_id: line?.trace_id ?? null,
     trace_url: line?.trace_id && deps.traceUrl ? deps.traceUrl.replaceAll('{trace_id}', encodeURIComponent(line.trace_id)) : null,
     loki_query: deps.lokiSelector ? `${deps.lokiSelector} | event_id="${id}"` : null,
-    source,
   };
 }
 
 export function registerTimeline(app: FastifyInstance, deps: TimelineDeps, guard: Guard): void {
   app.get<{ Params: { id: string } }>('/events/:id/timeline', { onRequest: guard }, async (request): Promise<Timeline> => {
     const id = request.params.id.toLowerCase();
-    if (!uuid.test(id)) throw problem('not_found', `no event ${request.params.id}: event ids are UUIDs`, '/id');
-    const { source, ...timeline } = await eventTimeline(deps, id);
+    if (!uuid.test(id)) throw problem('not_found', `no event ${request.params.id}: event ids are UUIDs`, '/id', undefined, 'path');
     const scope = readableSource(request);
     // Another source's event reads as unknown: saying it exists would leak it.
-    if (scope !== undefined && source !== undefined && source !== scope) throw problem('not_found', `no event ${id} for this key`, '/id');
-    return timeline;
+    if (scope !== undefined && !deps.ids.issuedTo(id, scope)) throw problem('not_found', `no event ${request.params.id} for this key`, '/id', undefined, 'path');
+    return eventTimeline(deps, id);
   });
 }
