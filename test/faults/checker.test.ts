@@ -21,7 +21,7 @@ const line = (key: string): string => `${key}@1`;
 function healthy(ops: Op[]): Observed {
   return {
     effects: ops.filter((o) => o.kind === 'step').map((o) => ({ entity: o.entity, seq: o.seq, op: o.key })),
-    dbEventRecords: new Map(ops.map((o) => [o.key, 1])),
+    dbEventRecords: new Map(ops.map((o, i) => [o.key, [{ partition: 0, offset: BigInt(i) }]])),
     deadLetters: ops.filter((o) => o.kind === 'poison').map((o) => ({ key: o.key, sqlstate: '22012' })),
     logRecords: ops.map((o) => ({ key: o.key, line: line(o.key) })),
     logDeadLetters: new Set(),
@@ -54,6 +54,19 @@ test('the checker counts a lost event, a duplicate effect and an effect of a 4xx
   assert.equal(figures.safety.lost, 1);
   assert.equal(figures.safety.duplicateEffects, 1);
   assert.equal(figures.safety.effectsOf4xx, 1);
+});
+
+test('a lost event says whether its record is on db-events (a consumer-side loss) or not (a producer-side one)', () => {
+  const observed = healthy(ops);
+  const onTopic = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), { ...observed, effects: [observed.effects[0]!] });
+  assert.equal(onTopic.safety.lost, 1);
+  assert.deepEqual(onTopic.examples.lost, ['op-2 (e1 step 2, step; on db-events at p0@1)']);
+  const absent = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), {
+    ...observed,
+    effects: [observed.effects[0]!],
+    dbEventRecords: new Map([...observed.dbEventRecords].filter(([key]) => key !== 'op-2')),
+  });
+  assert.deepEqual(absent.examples.lost, ['op-2 (e1 step 2, step; not on db-events)']);
 });
 
 test('an entity step applied after a later one is an order violation; a transient dead letter is counted', () => {

@@ -8,8 +8,11 @@ import { outcomes, type HistoryEntry } from './history.ts';
 export interface Observed {
   /** fault_steps rows, in id order (the order PostgreSQL applied them). */
   effects: ReadonlyArray<{ entity: string; seq: number; op: string }>;
-  /** Idempotency keys of db-events records, with how many records each has. */
-  dbEventRecords: ReadonlyMap<string, number>;
+  /**
+   * Where each idempotency key's db-events records are (partition and offset). A lost event is
+   * reported with it: on the topic means the consumer side lost it, absent means the producer side.
+   */
+  dbEventRecords: ReadonlyMap<string, ReadonlyArray<{ partition: number; offset: bigint }>>;
   /** db-events.dlq: idempotency key (undefined if unreadable) and SQLSTATE of each dead letter. */
   deadLetters: ReadonlyArray<{ key: string | undefined; sqlstate: string | undefined }>;
   /** app-logs records: idempotency key and the line's identity (`<event id>@<timestamp>`). */
@@ -86,7 +89,9 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
     if (op.kind === 'poison') counts.poison++;
     if (outcome === 'ok' && applied === 0 && dead === 0) {
       lost++;
-      note('lost', `${key} (${op.entity} step ${op.seq}, ${op.kind})`);
+      const places = observed.dbEventRecords.get(key) ?? [];
+      const where = places.length === 0 ? 'not on db-events' : `on db-events at ${places.map((at) => `p${at.partition}@${at.offset}`).join(', ')}`;
+      note('lost', `${key} (${op.entity} step ${op.seq}, ${op.kind}; ${where})`);
     }
     if (outcome === 'ok' && !logKeys.has(key)) {
       logRecordsLost++;

@@ -50,10 +50,10 @@ export async function gather(sources: GatherSources): Promise<Observed> {
     readTopic(brokers, `${topics.appLogs}.dlq`),
     readTopic(brokers, topics.dbResults),
   ]);
-  const dbEventRecords = new Map<string, number>();
+  const dbEventRecords = new Map<string, Array<{ partition: number; offset: bigint }>>();
   for (const record of dbEvents) {
     const key = keyOf(parse(record));
-    if (key !== undefined) dbEventRecords.set(key, (dbEventRecords.get(key) ?? 0) + 1);
+    if (key !== undefined) dbEventRecords.set(key, [...(dbEventRecords.get(key) ?? []), { partition: record.partition, offset: record.offset }]);
   }
   const logRecords: Array<{ key: string; line: string }> = [];
   for (const record of appLogs) {
