@@ -3,14 +3,16 @@
  * processes on the real broker and PostgreSQL, Prometheus scrapes them every second with
  * deploy/prometheus/rules loaded, traffic flows, and then:
  * - every documented family is on the roles' /metrics, moved by the traffic;
- * - consumer lag in seconds rises while the only DB worker is stopped, and while its PostgreSQL
- *   is unreachable (breaker open), and falls back once it catches up;
+ * - with 1,000 commands/s flowing (KITSUNE_TEST_TRAFFIC_RATE), consumer lag in seconds rises with
+ *   the clock for 30 s while the only DB worker is stopped, and while its PostgreSQL is
+ *   unreachable (breaker open), and falls back to 0 once it caught up; each run prints the rate
+ *   the API acknowledged, the peak and the seconds from catch-up to 0;
  * - every dashboard panel and every alert expression returns data.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import YAML from 'yaml';
 import { dashboards } from '../../scripts/grafana/dashboards.ts';
 import { repoRoot } from '../../scripts/services/state.ts';
@@ -21,27 +23,14 @@ import { kafkaBrokers, kafkaSkip } from '../support/services.ts';
 import { prometheusSkip, startPrometheus, type RunningPrometheus } from './prometheus.ts';
 import { alertOperands } from './promql.ts';
 import { role, type Role } from './roles.ts';
+import { afterReadings, assertLagRises, catchUp, publishedRate, type Rise } from './outage.ts';
 import { tcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { sendTraffic, type Traffic } from './traffic.ts';
+import { until } from './until.ts';
 
-const rate = Number(process.env.KITSUNE_TEST_TRAFFIC_RATE ?? 50);
-const stoppedSeconds = Number(process.env.KITSUNE_TEST_LAG_STOP_SECONDS ?? 30);
+const rate = Number(process.env.KITSUNE_TEST_TRAFFIC_RATE ?? 1_000);
+const outageSeconds = Number(process.env.KITSUNE_TEST_LAG_STOP_SECONDS ?? 30);
 const rulesFile = join(repoRoot, 'deploy', 'prometheus', 'rules', 'kitsune.yaml');
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = `: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
-    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
-  }
-}
 
 describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSkip || prometheusSkip }, () => {
   let api: Role;
@@ -51,8 +40,7 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
   let traffic: Traffic;
   let proxy: TcpProxy;
   let dbGroup: string;
-  const lagSeconds = (): string => `max(kitsune_consumer_lag_seconds{group="${dbGroup}"})`;
-  const lagRecords = (): string => `sum(max by (partition) (kitsune_consumer_lag_records{group="${dbGroup}"}))`;
+  let dbTopic: string;
   const value = async (expr: string): Promise<number | undefined> => (await prometheus.query(expr))[0]?.value;
 
   // Cleanups run last-registered first: traffic, Prometheus, roles, then Loki and the database.
@@ -65,7 +53,8 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
     const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
     const database = await createDatabase();
     t.after(() => database.drop());
-    const loki = await startLokiServer();
+    // Lines over 4 KB are refused as Loki refuses them (400, line too long).
+    const loki = await startLokiServer({ limits: { maxLineSize: 4_096 } });
     t.after(() => loki.close());
     const dsn = new URL(database.dsn);
     proxy = await tcpProxy(t, { host: dsn.hostname, port: Number(dsn.port) });
@@ -73,6 +62,7 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
     proxied.port = String(proxy.port);
     const names = freshNames();
     dbGroup = `${names.KAFKA_GROUP_ID}.db-worker`;
+    dbTopic = names.KITSUNE_TOPIC_DB_EVENTS!;
     const env = { KAFKA_BROKERS: kafkaBrokers().join(','), POSTGRES_DSN: database.dsn, LOKI_URL: loki.url, KITSUNE_LOKI_BATCH_WAIT_MS: '200', ...names };
     // The API first: it creates the topics the workers subscribe to.
     api = await role(t, 'api', env);
@@ -81,14 +71,25 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
     logWorker = await role(t, 'log-worker', env);
     await Promise.all([dbWorker.start(), logWorker.start()]);
     prometheus = await startPrometheus(t, { targets: [api.target, dbWorker.target, logWorker.target], ruleFiles: [rulesFile] });
-    // Loki answers 500 twice (retried) and then refuses every push for a moment (the worker
-    // bisects down to single lines and dead-letters them).
+    // Loki answers 500 twice (retried); one command's log line is too long for Loki (the worker
+    // bisects its batch down to that line and dead-letters it); the traffic dead-letters events.
     loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 2 });
     traffic = sendTraffic(`http://${api.target}`, rate);
     t.after(() => traffic.stop());
-    await until('dead letters on both topics', 60_000, async () => ((await value('sum(kitsune_db_dead_letters_total)')) ?? 0) > 0 || undefined);
-    loki.faults.push({ kind: FaultKinds.REJECT, forMs: 1_000 });
-    await until('a log line dead-lettered', 60_000, async () => ((await value('sum(kitsune_log_lines_dead_lettered_total)')) ?? 0) > 0 || undefined);
+    const long = await fetch(`http://${api.target}/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'create_user', version: '1', payload: { name: 'Long', email: `long-${names.KAFKA_GROUP_ID}@example.com` }, log: { level: 'INFO', message: 'x'.repeat(8_000) } }),
+    });
+    assert.equal(long.status, 202, await long.text());
+    try {
+      await until('a dead-lettered event', 180_000, async () => ((await value('sum(kitsune_db_dead_letters_total)')) ?? 0) > 0 || undefined);
+      await until('a log line dead-lettered', 180_000, async () => ((await value('sum(kitsune_log_lines_dead_lettered_total)')) ?? 0) > 0 || undefined);
+    } catch (error) {
+      const up = (await prometheus.query('up').catch(() => [])).map((s) => `${s.metric.instance}=${s.value}`).join(' ');
+      const tail = (r: Role): string => `${r.name}:\n${r.output().split('\n').slice(-15).join('\n')}`;
+      throw new Error(`${String(error)}\ntraffic: ${traffic.accepted} accepted, ${traffic.failed} failed; up: ${up}\n${[api, dbWorker, logWorker].map(tail).join('\n')}`, { cause: error });
+    }
   });
 
   test('every role serves every family docs/metrics.md lists for it, moved by the traffic', async () => {
@@ -142,48 +143,60 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
     assert.ok(series < 800, `${series} kitsune_* series on three roles after ${traffic.accepted} requests`);
   });
 
-  /** Pauses the traffic, waits for the DB worker to drain its backlog, and reports how long it took. */
+  /** Pauses the traffic and waits until Prometheus shows the DB worker's group at 0. */
   const drain = async (what: string): Promise<void> => {
     await traffic.pause();
-    const from = Date.now();
-    const caughtUp = await until(`${what}: lag records at 0`, 180_000, async () => ((await value(lagRecords())) === 0 ? Date.now() : undefined));
-    await until(`${what}: lag seconds at 0`, 30_000, async () => ((await value(lagSeconds())) === 0) || undefined);
-    process.stdout.write(`# ${what}: caught up in ${((caughtUp - from) / 1000).toFixed(1)} s; lag seconds at 0 ${((Date.now() - caughtUp) / 1000).toFixed(1)} s after that\n`);
+    await catchUp(prometheus, dbGroup, Date.now(), what);
     traffic.resume();
   };
 
-  /** Lag seconds over [fromMs, toMs] in Prometheus never fall and grow with the clock. */
-  const assertRising = async (what: string, fromMs: number, toMs: number): Promise<void> => {
-    const [series] = await prometheus.range(lagSeconds(), fromMs, toMs, 1);
-    assert.ok(series, `lag seconds exist while ${what} (exported by the other roles)`);
-    const values = series.values;
-    for (let i = 1; i < values.length; i++) assert.ok(values[i]! >= values[i - 1]!, `lag seconds never fall while ${what}: ${values.join(', ')}`);
-    // Readings are cached for 5 s, scrapes every 1 s: growth lags the clock by at most ~6 s.
-    assert.ok(values.at(-1)! - values[0]! >= (toMs - fromMs) / 1000 - 7, `lag seconds grew with the clock while ${what}: ${values.join(', ')}`);
+  /**
+   * The figures of one outage, printed with every run: the rate the API acknowledged while it
+   * lasted (below the target when this machine could not sustain it: the verdict is about the
+   * lag, the rate is reported), the lag peak, the catch-up and the seconds from catch-up to 0.
+   */
+  const report = async (t: TestContext, what: string, rise: Rise, accepted: number, pausedAt: number): Promise<void> => {
+    const achieved = await publishedRate(prometheus, dbTopic, rise.from, rise.to);
+    const figures = await catchUp(prometheus, dbGroup, pausedAt, what);
+    const short = achieved < rate * 0.95 ? ` (BELOW the ${rate}/s target: this machine could not sustain it)` : '';
+    const line = `${what}: ${achieved.toFixed(0)} commands/s (target ${rate}/s) acknowledged onto db-events over ${((rise.to - rise.from) / 1000).toFixed(0)} s of rising lag${short}` +
+      ` (the generator: ${accepted} accepted in the outage, ${traffic.failed} failed in all); lag seconds peak ${Math.max(rise.peak, figures.peak).toFixed(1)} s;` +
+      ` caught up ${figures.caughtUpSeconds.toFixed(1)} s after the traffic paused; lag seconds 0 in Prometheus ${figures.zeroSeconds.toFixed(1)} s after the last event was handled`;
+    t.diagnostic(line);
+    process.stdout.write(`# ${line}\n`);
+    assert.ok(achieved > 0, `the API acknowledged commands while ${what}`);
+    traffic.resume();
   };
 
-  test(`consumer lag in seconds rises in Prometheus for ${stoppedSeconds} s while the only DB worker is stopped, and returns to 0 once it caught up`, async () => {
+  test(`consumer lag in seconds rises in Prometheus for ${outageSeconds} s while the only DB worker is stopped, and returns to 0 once it caught up`, async (t) => {
     await drain('before the stop');
+    const accepted = traffic.accepted;
     await dbWorker.stop();
-    const stoppedAt = Date.now();
-    await until(`${stoppedSeconds} s with the DB worker stopped`, (stoppedSeconds + 30) * 1000, () => Promise.resolve(Date.now() - stoppedAt > (stoppedSeconds + 2) * 1000 || undefined));
-    await assertRising('the DB worker is stopped', stoppedAt + 6_000, stoppedAt + stoppedSeconds * 1000);
+    const rise = await assertLagRises(prometheus, dbGroup, afterReadings(Date.now()), outageSeconds, 'the DB worker is stopped');
+    await traffic.pause();
+    const pausedAt = Date.now();
     await dbWorker.start();
-    await drain('after the restart');
+    await report(t, 'stopped DB worker', rise, traffic.accepted - accepted, pausedAt);
   });
 
-  test('consumer lag in seconds rises while the breaker is open (PostgreSQL unreachable), and returns to 0 once it answers again', async () => {
+  test(`consumer lag in seconds rises for ${outageSeconds} s while the breaker is open (PostgreSQL unreachable), and returns to 0 once it answers again`, async (t) => {
+    const accepted = traffic.accepted;
     proxy.cut();
+    const cutAt = Date.now();
+    let rise: Rise;
     try {
       await until('the breaker to open', 60_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 2) || undefined);
       const openAt = Date.now();
-      await until('15 s with the breaker open', 60_000, () => Promise.resolve(Date.now() - openAt > 16_000 || undefined));
-      await assertRising('the breaker is open', openAt + 1_000, openAt + 15_000);
+      rise = await assertLagRises(prometheus, dbGroup, Math.max(openAt, afterReadings(cutAt)), outageSeconds, 'the breaker is open');
+      const states = await prometheus.samples('kitsune_db_breaker_state', openAt);
+      assert.ok(states.length > 0 && states.every((s) => s.samples.every((x) => x.value > 0)), 'the breaker stays open or half-open meanwhile');
     } finally {
+      await traffic.pause();
       proxy.restore();
     }
+    const pausedAt = Date.now();
     await until('the breaker to close', 90_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 0) || undefined);
-    await drain('after the outage');
+    await report(t, 'breaker open', rise, traffic.accepted - accepted, pausedAt);
     const transitions = await prometheus.query('sum by (to) (kitsune_db_breaker_transitions_total)');
     assert.deepEqual(transitions.map((s) => s.metric.to).sort(), ['closed', 'half_open', 'open']);
   });

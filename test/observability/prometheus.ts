@@ -33,8 +33,14 @@ export interface RunningPrometheus {
   url: string;
   /** An instant query; rejects on a PromQL error. */
   query(expr: string): Promise<Sample[]>;
-  /** A range query at `stepSeconds` resolution; one series per result. */
-  range(expr: string, startMs: number, endMs: number, stepSeconds: number): Promise<Array<{ metric: Record<string, string>; values: number[] }>>;
+  /** The scraped samples of `selector` from `fromMs` until now, each with the time of its scrape. */
+  samples(selector: string, fromMs: number): Promise<RawSeries[]>;
+}
+
+export interface RawSeries {
+  metric: Record<string, string>;
+  /** Oldest first; `at` is the scrape's time in ms. */
+  samples: Array<{ at: number; value: number }>;
 }
 
 interface ApiResponse<T> {
@@ -95,10 +101,16 @@ export async function startPrometheus(
       const data = await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
       return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
     },
-    async range(expr, startMs, endMs, stepSeconds) {
-      const query = `query=${encodeURIComponent(expr)}&start=${startMs / 1000}&end=${endMs / 1000}&step=${stepSeconds}`;
-      const data = await api<{ result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }>(`/api/v1/query_range?${query}`);
-      return data.result.map((r) => ({ metric: r.metric, values: r.values.map(([, v]) => Number(v)) }));
+    async samples(selector, fromMs) {
+      // A range selector at an instant query returns the stored samples themselves, not steps.
+      const now = Date.now();
+      const seconds = Math.max(1, Math.ceil((now - fromMs) / 1000) + 1);
+      const query = `query=${encodeURIComponent(`${selector}[${seconds}s]`)}&time=${now / 1000}`;
+      const data = await api<{ result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }>(`/api/v1/query?${query}`);
+      return data.result.map((r) => ({
+        metric: r.metric,
+        samples: r.values.map(([at, v]) => ({ at: at * 1000, value: Number(v) })).filter((sample) => sample.at >= fromMs),
+      }));
     },
   };
 }
