@@ -185,7 +185,7 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
     const cutAt = Date.now();
     let rise: Rise;
     try {
-      await until('the breaker to open', 60_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 2) || undefined);
+      await until('the breaker to open', 120_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 2) || undefined);
       const openAt = Date.now();
       rise = await assertLagRises(prometheus, dbGroup, Math.max(openAt, afterReadings(cutAt)), outageSeconds, 'the breaker is open');
       const states = await prometheus.samples('kitsune_db_breaker_state', openAt);
@@ -195,7 +195,7 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
       proxy.restore();
     }
     const pausedAt = Date.now();
-    await until('the breaker to close', 90_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 0) || undefined);
+    await until('the breaker to close', 180_000, async () => ((await value('max(kitsune_db_breaker_state)')) === 0) || undefined);
     await report(t, 'breaker open', rise, traffic.accepted - accepted, pausedAt);
     const transitions = await prometheus.query('sum by (to) (kitsune_db_breaker_transitions_total)');
     assert.deepEqual(transitions.map((s) => s.metric.to).sort(), ['closed', 'half_open', 'open']);
@@ -203,7 +203,7 @@ describe('metrics, dashboards and alerts on a real Prometheus', { skip: kafkaSki
 
   test('with the traffic stopped, the lag of every group falls to exactly 0', async () => {
     await traffic.stop();
-    await until('lag 0 in records and seconds for both groups', 60_000, async () => {
+    await until('lag 0 in records and seconds for both groups', 180_000, async () => {
       const rows = await prometheus.query('max by (group) (kitsune_consumer_lag_seconds) + max by (group) (kitsune_consumer_lag_records)');
       return rows.length === 2 && rows.every((r) => r.value === 0) ? rows : undefined;
     });
