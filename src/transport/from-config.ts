@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createKafkaTransport } from './kafka/index.ts';
 import { createPostgresTransport } from './postgres/index.ts';
-import type { LagQuery, Transport } from './types.ts';
+import { deadLetterLimitBytes, recordLimitBytes } from './record-limits.ts';
+import type { LagQuery, TopicSpec, Transport } from './types.ts';
 
 export function createTransport(config: Config, pool: pg.Pool | undefined, logger: Logger): Transport {
   if (config.kafkaBrokers) {
@@ -33,15 +34,20 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
   });
 }
 
-/** Kitsune's three topics, with the configured partition counts. */
-export function kitsuneTopics(config: Config): Array<{ name: string; partitions: number }> {
+/**
+ * Kitsune's topics, with the configured partition counts and a record limit that takes the event
+ * made from the largest body the API accepts (src/transport/record-limits.ts).
+ */
+export function kitsuneTopics(config: Config): TopicSpec[] {
   const { topics } = config;
+  const records = recordLimitBytes(config.http.bodyLimitBytes);
+  const deadLetters = deadLetterLimitBytes(config.http.bodyLimitBytes);
   return [
-    { name: topics.dbEvents, partitions: topics.dbEventsPartitions },
-    { name: `${topics.dbEvents}.dlq`, partitions: 1 },
-    { name: topics.appLogs, partitions: topics.appLogsPartitions },
-    { name: `${topics.appLogs}.dlq`, partitions: 1 },
-    { name: topics.dbResults, partitions: topics.dbEventsPartitions },
+    { name: topics.dbEvents, partitions: topics.dbEventsPartitions, maxMessageBytes: records },
+    { name: `${topics.dbEvents}.dlq`, partitions: 1, maxMessageBytes: deadLetters },
+    { name: topics.appLogs, partitions: topics.appLogsPartitions, maxMessageBytes: records },
+    { name: `${topics.appLogs}.dlq`, partitions: 1, maxMessageBytes: deadLetters },
+    { name: topics.dbResults, partitions: topics.dbEventsPartitions, maxMessageBytes: records },
   ];
 }
 

@@ -51,6 +51,11 @@ export type BatchHandler = (messages: readonly ReceivedMessage[]) => Promise<voi
 export interface TopicSpec {
   name: string;
   partitions: number;
+  /**
+   * Largest record batch the topic takes (Kafka's `max.message.bytes`), set when the topic is
+   * created; the Postgres log has no such limit. (Default: the broker's `message.max.bytes`)
+   */
+  maxMessageBytes?: number;
 }
 
 export interface SubscribeOptions {

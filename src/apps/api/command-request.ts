@@ -5,6 +5,7 @@
 import { eventHeaders, LogLevels, type CommandEvent, type LogLevel } from '../../events/envelope.ts';
 import type { EventIds } from '../../events/event-ids.ts';
 import { newEventId } from '../../events/ids.ts';
+import { recordBytes } from '../../transport/record-limits.ts';
 import type { OutgoingMessage } from '../../transport/types.ts';
 import type { CommandSchemas } from './command-schemas.ts';
 import { problem } from './problems.ts';
@@ -19,6 +20,8 @@ export interface RequestContext {
   /** The caller's W3C traceparent, continued on the event. */
   traceparent: string;
   now: Date;
+  /** Largest db-events record the topics take (src/transport/record-limits.ts); a larger event is a 413. (Default: unchecked) */
+  maxRecordBytes?: number;
 }
 
 export interface PreparedCommand {
@@ -73,9 +76,11 @@ export function prepareCommand(
     [eventHeaders.version]: entry.version,
     [eventHeaders.traceparent]: context.traceparent,
   };
-  return {
-    event,
-    dbRecord: { id, key: entry.entityKeyOf(payload), value, headers },
-    logRecord: { id, value, headers },
-  };
+  const dbRecord = { id, key: entry.entityKeyOf(payload), value, headers };
+  const bytes = context.maxRecordBytes === undefined ? 0 : recordBytes(dbRecord);
+  if (context.maxRecordBytes !== undefined && bytes > context.maxRecordBytes) {
+    // Rare: the body was within its limit, but its event is not (numbers such as 1e20 are sent in full).
+    throw problem('body_too_large', `the event this command makes is ${bytes} bytes, over the ${context.maxRecordBytes}-byte record limit of Kitsune's topics; send a smaller payload`, at === '' ? undefined : at);
+  }
+  return { event, dbRecord, logRecord: { id, value, headers } };
 }

@@ -9,6 +9,7 @@ import { acceptedSchema, batchAcceptedSchema, idempotencyKeySchema, ref } from '
 import { toError } from '../../errors.ts';
 import { childTraceparent, parseTraceparent } from '../../observability/trace-context.ts';
 import type { EventIds } from '../../events/event-ids.ts';
+import { recordLimitBytes } from '../../transport/record-limits.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { prepareCommand, type PreparedCommand, type RequestContext } from './command-request.ts';
@@ -44,6 +45,7 @@ export interface RouteKit {
 export function registerExecuteRoutes(app: FastifyInstance, deps: ApiDeps, kit: RouteKit, metrics?: ApiMetrics): void {
   const { keysOn, authenticate } = kit;
   const now = deps.now ?? (() => new Date());
+  const maxRecordBytes = recordLimitBytes(deps.limits.bodyLimitBytes);
   const routeConfig = keysOn
     ? { rateLimit: { max: (request: FastifyRequest) => request.apiKey?.ratePerSecond ?? Number.MAX_SAFE_INTEGER, timeWindow: 1_000, hook: 'preHandler' as const } }
     : {};
@@ -56,6 +58,7 @@ export function registerExecuteRoutes(app: FastifyInstance, deps: ApiDeps, kit: 
       idempotencyKey,
       traceparent: childTraceparent(parseTraceparent(header(request, 'traceparent'))),
       now: now(),
+      maxRecordBytes,
     };
   };
 

@@ -9,9 +9,10 @@ import type { KafkaClientOptions } from './options.ts';
 export const minInsyncFor = (replicas: number): number => (replicas >= 3 ? 2 : 1);
 
 /**
- * Creates the topics that do not exist yet, with `replicationFactor` replicas. Existing topics keep
- * their partition count and replication: growing one would move keys to other partitions and
- * break per-entity order, so that stays a deliberate operator action. Safe against another
+ * Creates the topics that do not exist yet, with `replicationFactor` replicas and the spec's
+ * `max.message.bytes`. Existing topics keep their partition count, replication and limits: growing
+ * one would move keys to other partitions and break per-entity order, so that stays a deliberate
+ * operator action. Safe against another
  * process creating the same topic concurrently.
  */
 export async function ensureKafkaTopics(options: KafkaClientOptions, topics: readonly TopicSpec[]): Promise<void> {
@@ -22,8 +23,9 @@ export async function ensureKafkaTopics(options: KafkaClientOptions, topics: rea
     if (missing.length === 0) return;
     // DESIGN.md §8: the cluster's replication, 3 where it has 3 brokers.
     const replicas = options.replicationFactor ?? Math.max(1, Math.min(3, (await admin.metadata({ topics: [] })).brokers.size));
-    const configs = [{ name: 'min.insync.replicas', value: String(minInsyncFor(replicas)) }];
+    const minInsync = { name: 'min.insync.replicas', value: String(minInsyncFor(replicas)) };
     for (const topic of missing) {
+      const configs = topic.maxMessageBytes === undefined ? [minInsync] : [minInsync, { name: 'max.message.bytes', value: String(topic.maxMessageBytes) }];
       try {
         await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas, configs });
       } catch (error) {
