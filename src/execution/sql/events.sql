@@ -22,8 +22,10 @@ ON CONFLICT (event_id) DO UPDATE SET
 WHERE kitsune.event_results.status <> 'succeeded'
 
 -- name: ConflictInsert
+-- Once per (event, payload): a conflicting record that arrives again is the same conflict.
 INSERT INTO kitsune.event_conflicts (event_id, payload_hash, payload, source_topic, source_partition, source_offset)
 VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (event_id, payload_hash) DO NOTHING
 
 -- name: AttemptsGet
 SELECT event_id, attempts FROM kitsune.event_attempts WHERE event_id = ANY($1::uuid[])

@@ -108,6 +108,22 @@ describe('DB worker on Kafka and PostgreSQL', { skip: kafkaSkip }, () => {
     assert.deepEqual(rows.map((r: { payload: unknown }) => r.payload), [changed.payload]);
   });
 
+  test('a conflicting record delivered again is recorded once in event_conflicts; another conflicting payload is a second row', async () => {
+    const original = createUserEvent('conflict-once@example.com', { metadata: { idempotency_key: 'conflict-once', timestamp: new Date().toISOString(), source: 'test' } });
+    await publishEvents(transport, topics.dbEvents, [original]);
+    await waitFor('the original to succeed', 20_000, async () => ((await resultOf(original.id))?.status === 'succeeded' ? true : undefined));
+    const changed = { ...original, payload: { name: 'Changed', email: 'conflict-once@example.com' } };
+    const changedAgain = { ...original, payload: { name: 'Changed again', email: 'conflict-once@example.com' } };
+    // The same conflicting record three times (as a producer's retries or a redelivery bring it), then another.
+    for (const event of [changed, changed, changed, changedAgain]) await publishEvents(transport, topics.dbEvents, [event]);
+    await waitFor('four conflict outcomes', 30_000, () => {
+      const conflicts = results.map((r) => JSON.parse(r.value.toString()) as { event_id: string; status: string }).filter((r) => r.event_id === original.id && r.status === 'conflict');
+      return conflicts.length >= 4 ? true : undefined;
+    });
+    const { rows } = await pool.query<{ payload: { name: string } }>('SELECT payload FROM kitsune.event_conflicts WHERE event_id = $1 ORDER BY id', [original.id]);
+    assert.deepEqual(rows.map((r) => r.payload.name), ['Changed', 'Changed again'], 'one row per conflicting payload, however often it arrives');
+  });
+
   test('a payload violating a table constraint goes to the DLQ with its SQLSTATE; later events of other entities apply', async () => {
     const before = createUserEvent('dup-email@example.com');
     await publishEvents(transport, topics.dbEvents, [before]);
