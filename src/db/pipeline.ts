@@ -10,8 +10,13 @@
  *
  * One Sync means one unit: the statements run in order, and the first error makes the server
  * skip the rest. Outside a transaction they commit or roll back together; inside one, the
- * transaction is aborted as after any failed statement. Statements are unnamed (parsed each
- * time), so a pipeline leaves no server-side state behind whatever fails.
+ * transaction is aborted as after any failed statement.
+ *
+ * A statement with a `name` is prepared once per connection and then only bound and executed:
+ * PostgreSQL parses and plans it once instead of on every batch. It is recorded on the connection
+ * (where pg keeps its own named statements) only when the server confirms its Parse, so a
+ * pipeline that fails before it leaves nothing half-known. Statements without a name are parsed
+ * each time and leave no server-side state.
  */
 import pg from 'pg';
 import pgUtils from 'pg/lib/utils.js';
@@ -19,6 +24,21 @@ import pgUtils from 'pg/lib/utils.js';
 export interface PipelineStatement {
   text: string;
   values?: readonly unknown[];
+  /** Prepared once per connection under this name (unique per text). (Default: unnamed) */
+  name?: string;
+}
+
+/** pg's record of the statements prepared on a connection: name → text. */
+const preparedOn = (connection: pg.Connection): Record<string, string> => (connection as unknown as { parsedStatements: Record<string, string> }).parsedStatements;
+
+/**
+ * Forgets every named statement of the client's connection, on the server and in pg's record:
+ * after a failure that may come from a stale one (a table changed under a cached plan).
+ */
+export async function forgetPreparedStatements(client: pg.ClientBase): Promise<void> {
+  await client.query('DEALLOCATE ALL');
+  const prepared = preparedOn((client as unknown as { connection: pg.Connection }).connection);
+  for (const name of Object.keys(prepared)) delete prepared[name];
 }
 
 export interface PipelineResult<Row = Record<string, unknown>> {
@@ -83,6 +103,8 @@ export class Pipeline implements pg.Submittable {
   /** A row that could not be parsed, and its statement; the answer is still read to the end before rejecting. */
   #parseError: { index: number; cause: unknown } | undefined;
   #settled = false;
+  /** Stops following the connection's ParseComplete messages. */
+  #detach: () => void = () => undefined;
 
   constructor(statements: readonly PipelineStatement[], resolve: (results: PipelineResult[]) => void, reject: (error: Error) => void) {
     this.statements = statements;
@@ -98,12 +120,29 @@ export class Pipeline implements pg.Submittable {
     } catch (error) {
       return new PipelineError(0, { cause: error });
     }
+    const prepared = preparedOn(connection);
+    // The named statement each Parse sent prepares ('' for unnamed), in order: ParseComplete answers them in turn.
+    const parsing: { name: string; text: string }[] = [];
+    for (const { name, text } of this.statements) {
+      if (name && prepared[name] !== undefined && prepared[name] !== text) return new PipelineError(0, { cause: new Error(`prepared statement ${name} was used for another text`) });
+    }
+    const onParseComplete = (): void => {
+      const next = parsing.shift();
+      if (next?.name) prepared[next.name] = next.text;
+    };
+    connection.on('parseComplete', onParseComplete);
+    this.#detach = () => connection.off('parseComplete', onParseComplete);
     // Corked, the whole pipeline leaves in as few TCP segments as the socket allows.
     connection.stream.cork();
     try {
       this.statements.forEach((statement, index) => {
-        connection.parse({ name: '', text: statement.text, types: [] }, true);
-        connection.bind({ portal: '', statement: '', values: bound[index] }, true);
+        const name = statement.name ?? '';
+        // A name already sent in this pipeline is parsed by then (the server handles messages in order).
+        if (!name || (prepared[name] === undefined && !parsing.some((p) => p.name === name))) {
+          parsing.push({ name, text: statement.text });
+          connection.parse({ name, text: statement.text, types: [] }, true);
+        }
+        connection.bind({ portal: '', statement: name, values: bound[index] }, true);
         connection.describe({ type: 'P', name: '' }, true);
         connection.execute({ portal: '', rows: undefined }, true);
       });
@@ -176,6 +215,7 @@ export class Pipeline implements pg.Submittable {
   #settle(error: Error | undefined): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#detach();
     if (error) this.#reject(error);
     else this.#resolve(this.#results);
   }

@@ -10,7 +10,7 @@
  */
 import type pg from 'pg';
 import type { Registry } from '../commands/index.ts';
-import { PipelineError, runPipeline, type PipelineResult, type PipelineStatement } from '../db/pipeline.ts';
+import { forgetPreparedStatements, PipelineError, runPipeline, type PipelineResult, type PipelineStatement } from '../db/pipeline.ts';
 import type { ReceivedMessage } from '../transport/types.ts';
 import { executeCarefully } from './careful-path.ts';
 import { classifyQueryError, FailureKinds } from './failures.ts';
@@ -56,6 +56,7 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
       opening = error.results;
       fastPathOpen = false;
       await client.query('ROLLBACK TO SAVEPOINT batch');
+      await forgetPreparedStatements(client);
     }
     const attemptRows = opening[1]!.rows as Array<{ event_id: string; attempts: number }>;
     const previousAttempts = new Map(attemptRows.map((row) => [row.event_id, row.attempts]));
@@ -71,8 +72,11 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
         return fast;
       } catch (error) {
         if (!(error instanceof SetMismatchError) && classifyQueryError(error) === FailureKinds.connection) throw error;
-        // A statement failed: start over event by event, each in its own savepoint.
+        // A statement failed: start over event by event, each in its own savepoint. The
+        // connection's prepared statements are prepared again on next use, in case one of them
+        // failed for being stale (a table changed under its cached plan).
         await client.query('ROLLBACK TO SAVEPOINT batch');
+        await forgetPreparedStatements(client);
       }
     }
     return await executeCarefully(client, pool, prepared, attemptsOf, closing, options);

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { runPipeline, type PipelineStatement } from '../db/pipeline.ts';
 import { conflictOutcome, rejectedRecord, SetMismatchError } from './outcome.ts';
-import { knownSetStatement, setStatement, type SetStatement } from './set-based.ts';
+import { commandStatement, knownSetStatement, setStatement, type SetStatement } from './set-based.ts';
 import * as store from './store.ts';
 import { isExecutable, OutcomeStatuses, type Executable, type Outcome, type Prepared } from './types.ts';
 
@@ -70,7 +70,7 @@ export async function executeOptimistically(
   const closeRun = (): void => {
     if (!run) return;
     const { entry, set, members, values } = run;
-    const statement = members.length === 1 ? { text: entry.text, values: values[0]! } : setStatement(set, values);
+    const statement = members.length === 1 ? commandStatement(entry, values[0]!) : setStatement(set, values);
     members.forEach((member, position) => Object.assign(member, { statement: statements.length, position, of: members.length }));
     statements.push(statement);
     run = undefined;
@@ -104,7 +104,7 @@ export async function executeOptimistically(
       const set = knownSetStatement(entry);
       if (!set) {
         command.statement = statements.length;
-        statements.push({ text: entry.text, values });
+        statements.push(commandStatement(entry, values));
         continue;
       }
       run = { entry, set, members: [], values: [] };

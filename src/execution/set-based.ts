@@ -25,6 +25,8 @@ import type { PipelineStatement } from '../db/pipeline.ts';
 /** The set statement of a command: one array per parameter, one element per event. */
 export interface SetStatement {
   readonly text: string;
+  /** Its prepared statement's name (pipeline.ts), unique in this process. */
+  readonly name: string;
 }
 
 interface SetShape {
@@ -108,7 +110,7 @@ async function probe(client: pg.ClientBase, entry: CommandEntry, form: SetShape)
     await client.query(`PREPARE ${name}_set AS ${text}`);
     await client.query(`DEALLOCATE ${name}_set`);
     await client.query('RELEASE SAVEPOINT kitsune_set_probe');
-    return { text };
+    return { text, name: `kitsune_set_${probes}` };
   } catch (error) {
     await client.query('ROLLBACK TO SAVEPOINT kitsune_set_probe');
     await client.query('RELEASE SAVEPOINT kitsune_set_probe');
@@ -122,5 +124,20 @@ async function probe(client: pg.ClientBase, entry: CommandEntry, form: SetShape)
 /** The statement applying `values` (one array of bound values per event) as one set. */
 export const setStatement = (statement: SetStatement, values: readonly (readonly unknown[])[]): PipelineStatement => ({
   text: statement.text,
+  name: statement.name,
   values: values[0]!.map((_value, column) => values.map((row) => row[column])),
 });
+
+const commandNames = new WeakMap<CommandEntry, string>();
+let commands = 0;
+
+/** One event's statement of `entry`, prepared once per connection under a name unique in this process. */
+export function commandStatement(entry: CommandEntry, values: readonly unknown[]): PipelineStatement {
+  let name = commandNames.get(entry);
+  if (name === undefined) {
+    commands += 1;
+    name = `kitsune_command_${commands}`;
+    commandNames.set(entry, name);
+  }
+  return { text: entry.text, values, name };
+}

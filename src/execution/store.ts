@@ -24,6 +24,9 @@ const queries = loadQueries(new URL('./sql/events.sql', import.meta.url), [
   'ResultsNotify',
 ]);
 
+/** The fast path's statements are prepared once per connection under these names (pipeline.ts). */
+const named = (name: keyof typeof queries): { text: string; name: string } => ({ text: queries[name], name: `kitsune_${name}` });
+
 /** Runs one statement on a client, or on the pool (outside the batch's transaction). */
 export function run<Row extends pg.QueryResultRow = Record<string, unknown>>(on: pg.ClientBase | pg.Pool, statement: PipelineStatement): Promise<pg.QueryResult<Row>> {
   return on.query<Row>(statement.text, statement.values as unknown[] | undefined);
@@ -42,7 +45,7 @@ export const idempotencyGet = (event: CommandEvent): PipelineStatement => ({ tex
 
 /** Claims every executable event's key in one statement; returns the keys it inserted. */
 export const idempotencyClaimMany = (items: readonly Executable[]): PipelineStatement => ({
-  text: queries.IdempotencyClaimMany,
+  ...named('IdempotencyClaimMany'),
   values: [
     items.map((i) => i.event.metadata.source),
     items.map((i) => i.event.metadata.idempotency_key),
@@ -54,7 +57,7 @@ export const idempotencyClaimMany = (items: readonly Executable[]): PipelineStat
 });
 
 export const idempotencyGetMany = (items: readonly Executable[]): PipelineStatement => ({
-  text: queries.IdempotencyGetMany,
+  ...named('IdempotencyGetMany'),
   values: [items.map((i) => i.event.metadata.source), items.map((i) => i.event.metadata.idempotency_key)],
 });
 
@@ -93,7 +96,7 @@ export const resultDeadLettered = (row: DeadLetterRow): PipelineStatement => ({
 
 /** Every succeeded event's result in one statement. */
 export const resultInsertMany = (succeeded: readonly (Outcome & { event: CommandEvent })[]): PipelineStatement => ({
-  text: queries.ResultInsertMany,
+  ...named('ResultInsertMany'),
   values: [
     succeeded.map((o) => o.eventId),
     succeeded.map((o) => o.status),
@@ -112,7 +115,7 @@ export const resultInsertMany = (succeeded: readonly (Outcome & { event: Command
 });
 
 /** Transient failures counted so far for these events. */
-export const attemptsGet = (eventIds: readonly string[]): PipelineStatement => ({ text: queries.AttemptsGet, values: [eventIds] });
+export const attemptsGet = (eventIds: readonly string[]): PipelineStatement => ({ ...named('AttemptsGet'), values: [eventIds] });
 
 /** Counts one transient failure; runs outside the batch transaction, so a rollback keeps it. */
 export const attemptsRecord = (eventId: string, lastError: { reason: string; sqlstate: string | null }): PipelineStatement => ({
@@ -120,7 +123,7 @@ export const attemptsRecord = (eventId: string, lastError: { reason: string; sql
   values: [eventId, JSON.stringify(lastError)],
 });
 
-export const attemptsClear = (eventIds: readonly string[]): PipelineStatement => ({ text: queries.AttemptsClear, values: [eventIds] });
+export const attemptsClear = (eventIds: readonly string[]): PipelineStatement => ({ ...named('AttemptsClear'), values: [eventIds] });
 
 /** Wakes the API's result waiters at COMMIT. */
 export const resultsNotify = (): PipelineStatement => ({ text: queries.ResultsNotify });

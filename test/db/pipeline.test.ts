@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { PipelineError, runPipeline } from '../../src/db/pipeline.ts';
+import { forgetPreparedStatements, PipelineError, runPipeline } from '../../src/db/pipeline.ts';
 import { suitePool } from '../support/database.ts';
 
 describe('runPipeline', () => {
@@ -112,5 +112,36 @@ describe('runPipeline', () => {
     const { value, syncs } = await withClient((client) => runPipeline(client, []));
     assert.deepEqual(value, []);
     assert.equal(syncs, 0);
+  });
+  test('a named statement is parsed once per connection, and only once the server confirmed its Parse', async () => {
+    await withClient(async (client) => {
+      const connection = (client as unknown as { connection: pg.Connection }).connection;
+      const parses: number[] = [];
+      const countParse = (): void => void parses.push(1);
+      connection.on('parseComplete', countParse);
+      const named = { name: 'test_count_items', text: 'SELECT count(*)::int AS n FROM items WHERE n = $1' };
+      const prepared = async (): Promise<string[]> => (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements')).rows.map((r) => r.name);
+      try {
+        // It fails before its Parse is reached: the server skips the Parse, so nothing is recorded.
+        await assert.rejects(runPipeline(client, [{ text: 'SELECT 1/0' }, { ...named, values: [1] }]), PipelineError);
+        assert.deepEqual(await prepared(), []);
+        parses.length = 0;
+        const first = await runPipeline(client, [{ ...named, values: [1] }, { ...named, values: [2] }]);
+        const second = await runPipeline(client, [{ ...named, values: [3] }]);
+        assert.deepEqual([...first, ...second].map((r) => r.rowCount), [1, 1, 1]);
+        assert.equal(parses.length, 1, 'one Parse for three executions on the connection');
+        assert.deepEqual(await prepared(), ['test_count_items']);
+        await assert.rejects(runPipeline(client, [{ name: named.name, text: 'SELECT 2' }]), /another text/);
+
+        await forgetPreparedStatements(client);
+        assert.deepEqual(await prepared(), []);
+        parses.length = 0;
+        await runPipeline(client, [{ ...named, values: [4] }]);
+        assert.equal(parses.length, 1, 'parsed again after being forgotten');
+      } finally {
+        connection.off('parseComplete', countParse);
+        await forgetPreparedStatements(client);
+      }
+    });
   });
 });
