@@ -80,6 +80,13 @@ export function bindValuesOf(message: FrontendMessage): Array<string | null> | u
   return values;
 }
 
+/** The statement name a Parse prepares ('' for the unnamed one), or a Bind binds; undefined for any other message. */
+export function statementNameOf(message: FrontendMessage): string | undefined {
+  if (message.type === 'P') return cString(message.bytes, 5).text;
+  if (message.type === 'B') return cString(message.bytes, cString(message.bytes, 5).next).text;
+  return undefined;
+}
+
 function cString(bytes: Buffer, from: number): { text: string; next: number } {
   const end = bytes.indexOf(0, from);
   if (end < 0) throw new Error('malformed message: unterminated string');

@@ -2,7 +2,8 @@
  * Property: whatever a client puts in a payload, the SQL PostgreSQL receives for a command is
  * exactly the registered statement, with the payload's values bound. Read off the wire: the DB
  * worker reaches PostgreSQL through a proxy that parses the protocol (test/faults/pg-wire.ts),
- * so every Parse and Bind it sends is seen as PostgreSQL sees it.
+ * so every Parse and Bind it sends is seen as PostgreSQL sees it, a Bind of a statement prepared
+ * earlier under a name included.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -15,7 +16,7 @@ import { bindParameters } from '../../../src/commands/bind.ts';
 import type { Registry } from '../../../src/commands/index.ts';
 import type { Transport } from '../../../src/transport/types.ts';
 import { startPgProxy, type PgProxy } from '../../faults/pg-proxy.ts';
-import { bindValuesOf, sqlOf } from '../../faults/pg-wire.ts';
+import { bindValuesOf, sqlOf, statementNameOf } from '../../faults/pg-wire.ts';
 import { createDatabase } from '../../support/database.ts';
 import { hostileBody } from '../../support/hostile.ts';
 import { kafkaSkip } from '../../support/services.ts';
@@ -31,19 +32,27 @@ describe('SQL sent for any payload', { skip: kafkaSkip }, () => {
   let registry: Registry;
   let worker: DbWorker;
   /** Per statement sent through the proxy: its text, then the values of the Bind that follows it. */
-  const sent: Array<{ text: string; values: Array<string | null> | undefined }> = [];
+  const sent: Array<{ text: string; values: Array<string | null> | undefined; name?: string | undefined }> = [];
 
   before(async () => {
     const database = await createDatabase();
     drop = database.drop;
     pool = await openDatabase(database.dsn);
     proxy = await startPgProxy(database.dsn);
+    // Statements the worker prepared under a name: later Binds of them come without a Parse.
+    const prepared = new Map<string, string>();
     proxy.onMessage((message) => {
       const text = sqlOf(message);
-      if (text !== undefined) sent.push({ text, values: undefined });
+      const name = statementNameOf(message);
+      if (text !== undefined) {
+        if (name) prepared.set(name, text);
+        sent.push({ text, values: undefined, name });
+      }
       const values = bindValuesOf(message);
+      if (values === undefined) return;
       const last = sent.at(-1);
-      if (values !== undefined && last && last.values === undefined) last.values = values;
+      if (last && last.values === undefined && last.name === name) last.values = values;
+      else if (name && prepared.has(name)) sent.push({ text: prepared.get(name)!, values, name });
     });
     proxiedPool = await openDatabase(proxy.dsn);
     transport = await openKafka(topics);
