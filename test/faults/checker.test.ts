@@ -69,6 +69,19 @@ test('a lost event says whether its record is on db-events (a consumer-side loss
   assert.deepEqual(absent.examples.lost, ['op-2 (e1 step 2, step; not on db-events)']);
 });
 
+test('a raw poison record is kept only by a dead letter: none, or an effect instead, counts as lost; it needs no log line', () => {
+  const raw = op('op-4', 'e2', 2, 'raw');
+  const all = [...ops, raw];
+  const observed = { ...healthy(all), logRecords: healthy(ops).logRecords, lokiLines: healthy(ops).lokiLines };
+  const history = historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok'], [raw, 'ok']);
+  const deadLettered = check(history, { ...observed, deadLetters: [...observed.deadLetters, { key: 'op-4', sqlstate: undefined }] });
+  assert.deepEqual(deadLettered.safety, zero);
+  assert.equal(deadLettered.ops.raw, 1);
+  assert.equal(check(history, observed).safety.lost, 1);
+  const applied = check(history, { ...observed, effects: [...observed.effects, { entity: 'e2', seq: 2, op: 'op-4' }] });
+  assert.equal(applied.safety.lost, 1);
+});
+
 test('an entity step applied after a later one is an order violation; a transient dead letter is counted', () => {
   const observed = healthy(ops);
   const figures = check(historyOf([a1, 'ok'], [a2, 'ok'], [b1, 'ok']), {

@@ -47,7 +47,7 @@ export interface Figures {
     /** Records processed again while a DB worker stopped gracefully (SIGTERM) and came back. */
     redeliveredAfterGracefulStop: number;
   };
-  ops: { total: number; ok: number; fail: number; unknown: number; unknownApplied: number; poison: number; retriedAttempts: number };
+  ops: { total: number; ok: number; fail: number; unknown: number; unknownApplied: number; poison: number; raw: number; retriedAttempts: number };
   deadLetters: number;
   /** What was read back, so a 0 above is seen to be about something. */
   readBack: { effects: number; appLogRecords: number; lokiLines: number; logDeadLetters: number; lokiDuplicatesDropped: number };
@@ -80,20 +80,23 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
   let logRecordsLost = 0;
   let unexpectedDeadLetters = 0;
   let retriedAttempts = 0;
-  const counts = { ok: 0, fail: 0, unknown: 0, poison: 0 };
+  const counts = { ok: 0, fail: 0, unknown: 0, poison: 0, raw: 0 };
   for (const [key, { op, outcome, attempts }] of ops) {
     counts[outcome]++;
     retriedAttempts += attempts - 1;
     const applied = effectsByOp.get(key) ?? 0;
     const dead = deadByKey.get(key) ?? 0;
     if (op.kind === 'poison') counts.poison++;
-    if (outcome === 'ok' && applied === 0 && dead === 0) {
+    if (op.kind === 'raw') counts.raw++;
+    // A raw record must end in the DLQ: one that took effect instead is as lost as one with no outcome.
+    if (outcome === 'ok' && dead === 0 && (op.kind === 'raw' || applied === 0)) {
       lost++;
       const places = observed.dbEventRecords.get(key) ?? [];
       const where = places.length === 0 ? 'not on db-events' : `on db-events at ${places.map((at) => `p${at.partition}@${at.offset}`).join(', ')}`;
       note('lost', `${key} (${op.entity} step ${op.seq}, ${op.kind}; ${where})`);
     }
-    if (outcome === 'ok' && !logKeys.has(key)) {
+    // A raw record has no log line: nothing was sent to app-logs for it.
+    if (outcome === 'ok' && op.kind !== 'raw' && !logKeys.has(key)) {
       logRecordsLost++;
       note('logRecordsLost', key);
     }
@@ -102,7 +105,7 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
       note('effectsOf4xx', key);
     }
     if (outcome === 'unknown' && applied > 0) unknownApplied++;
-    if (op.kind !== 'poison' && dead > 0) {
+    if (op.kind !== 'poison' && op.kind !== 'raw' && dead > 0) {
       unexpectedDeadLetters++;
       note('unexpectedDeadLetters', key);
     }

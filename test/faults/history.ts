@@ -7,7 +7,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-export type OpKind = 'step' | 'poison' | 'invalid';
+/**
+ * step: applied; poison: a valid event whose SQL fails for good (dead-lettered); invalid: refused
+ * by the API (400); raw: a malformed record written straight to db-events by another producer,
+ * beside the entity's good events (dead-lettered, and the partition moves on).
+ */
+export type OpKind = 'step' | 'poison' | 'invalid' | 'raw';
 
 /** One operation as planned from the seed: record_step on `entity` at `seq`, under its own key. */
 export interface Op {

@@ -22,7 +22,7 @@ import { kafkaDefaults } from '../../src/transport/kafka/options.ts';
 import { topicReplication } from '../support/kafka-replication.ts';
 import { check } from './checker.ts';
 import { gather } from './gather.ts';
-import { planLoad, runLoad } from './generator.ts';
+import { planLoad, rawProducer, runLoad } from './generator.ts';
 import { LoadGate } from './gate.ts';
 import { History } from './history.ts';
 import { runNemesis, type Recovery } from './nemesis.ts';
@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   await chmod(dir, 0o755);
   log(`tier ${tier}, seed ${seed}, ${events} events at up to ${rate}/s; run folder ${dir}`);
   const random = seeded(seed);
-  const plan = planLoad(random, { events, clients: 32, entities: Math.max(64, Math.round(events / 40)), invalidShare: 0.01, poisonShare: 0.005 });
+  const plan = planLoad(random, { events, clients: 32, entities: Math.max(64, Math.round(events / 40)), invalidShare: 0.01, poisonShare: 0.005, rawEvery: 200 });
   if (values.faults !== undefined && values.faults !== 'none') throw new Error(`--faults takes only 'none' (a run without faults), got '${values.faults}'`);
   const faults = values.faults === 'none' ? [] : schedule(random, values.soak ? soakFaults : smokeFaults);
   const history = new History(join(dir, 'history.jsonl'));
@@ -141,10 +141,12 @@ async function main(): Promise<number> {
     let recoveries: Recovery[] = [];
     await timed('load and faults', async () => {
       const gate = new LoadGate(events);
+      const raw = rawProducer(services.brokers, topics.dbEvents);
       const load = runLoad(plan, {
         apis,
         history,
         rate,
+        produceRaw: raw.produce,
         gate: (index) => gate.until(index),
         onProgress: (done) => {
           answered = done;
@@ -159,7 +161,7 @@ async function main(): Promise<number> {
         { services, roles, history, random, groups, topics, progress, gate, done: () => answered / events, readyTimeoutMs, recoveryDeadlineMs: 180_000, log },
         faults,
       ).then((measured) => (recoveries = measured));
-      await Promise.all([load, nemesis]);
+      await Promise.all([load, nemesis]).finally(() => raw.close());
     });
     // A system that never settles is a finding too: the table is still read and printed.
     let notQuiet: string | undefined;
