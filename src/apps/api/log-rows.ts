@@ -5,17 +5,8 @@
  */
 import type { LogView } from '../../contract/http.ts';
 
-export interface LogRow {
-  event_id: string;
-  ts: Date;
-  level: string;
-  command: string;
-  version: string;
-  source: string;
-  message: string;
-  idempotency_key: string;
-  trace_id: string | null;
-}
+/** The row is the line with its timestamp as PostgreSQL gives it: a Date named `ts`. */
+export type LogRow = Omit<LogView, 'timestamp'> & { ts: Date };
 
 /** The line as the API answers it: `ts` becomes `timestamp`, ISO 8601 UTC. */
 export const logView = (row: LogRow): LogView => ({
