@@ -176,6 +176,15 @@ async function main(): Promise<number> {
         };
       };
     },
+    baseline: async (name, run) => {
+      try {
+        return await run();
+      } catch (error) {
+        results.errors[name] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        log(`baseline ${name} FAILED, going on without it: ${results.errors[name]}`);
+        return undefined;
+      }
+    },
     track: (stoppable) => {
       tracked.add(stoppable);
       return stoppable;
@@ -208,6 +217,8 @@ async function main(): Promise<number> {
 
   await mkdir(resultsDir, { recursive: true });
   if (Object.keys(results.cpu).length > 0) process.stdout.write(`Where the CPU went (cores; 2 = the whole machine):\n\n${renderCpu(results.cpu)}\n\n`);
+  for (const [name, error] of Object.entries(results.errors)) process.stdout.write(`FAILED: ${name}: ${error.split('\n').filter((line) => !line.trimStart().startsWith('at ')).join(' / ')}\n`);
+  if (Object.keys(results.errors).length > 0) process.stdout.write('\n');
   if (results.goPeers?.available === false) process.stdout.write(`Note: the Go reference rows were skipped: ${results.goPeers.reason}\n\n`);
   if (loadAtStart[0]! > 1) process.stdout.write(`Note: the load average was ${loadAtStart.join(' ')} when the run started; other work on this machine lowers every figure (see "other" above).\n\n`);
   const report = { date: new Date().toISOString(), runId, source, quick: args.quick, sections: chosen, seconds: Math.round((Date.now() - started) / 1000), machine: { ...machine(), loadAverageAtStart: loadAtStart }, settings, results, rows, markdown: renderMarkdown(rows) };

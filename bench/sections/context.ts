@@ -117,7 +117,12 @@ export interface MemoryFigure {
 export type MemoryRole = 'api' | 'bare' | 'dbWorker' | 'logWorker' | 'start' | 'goApi' | 'goDbWorker';
 
 export interface Measurements {
-  ingest?: Record<'kitsune' | 'bare' | 'kafka', Record<'execute' | 'batch', IngestRuns>> & {
+  /** A baseline that failed is left out (its error is in `errors`); Kitsune's runs are still measured. */
+  ingest?: {
+    kitsune: Record<'execute' | 'batch', IngestRuns>;
+    bare?: Record<'execute' | 'batch', IngestRuns>;
+    /** The bare Kafka client; a kind whose saturation run failed is missing, a failed rate is left out. */
+    kafka: Partial<Record<'execute' | 'batch', IngestRuns>>;
     /** The Go reference API (bench/peers/go); it serves /execute only. */
     go?: { execute: IngestRuns };
   };
@@ -126,8 +131,9 @@ export interface Measurements {
   dbWorker?: {
     events: number;
     commandsPerSecond: number;
-    singleRowPerSecond: number;
-    multiRowPerSecond: number;
+    /** The baselines; missing when they failed (see `errors`). */
+    singleRowPerSecond?: number;
+    multiRowPerSecond?: number;
     /** Outcomes other than succeeded (should be 0). */
     notSucceeded: number;
     usersRows: number;
@@ -135,7 +141,7 @@ export interface Measurements {
     go?: { commandsPerSecond: number; usersRows: number };
   };
   e2e?: { runs: EndToEnd[]; floor: Array<{ target: number; latency: Latency; received: number }> };
-  logWorker?: { lines: number; linesPerSecond: number; acceptRate: number; pushes: number };
+  logWorker?: { lines: number; linesPerSecond: number; acceptRate?: number; pushes: number };
   memory: Partial<Record<MemoryRole, MemoryFigure>>;
   coldStart?: {
     kitsuneMs: number[];
@@ -158,7 +164,7 @@ export interface Measurements {
    * CPU time the process under test spent per event, when the window had an event rate.
    */
   cpu: Record<string, { cores: CpuShares; measured: string[]; usPerEvent?: number; eventsPerSecond?: number }>;
-  /** Sections that failed, with the error. */
+  /** Sections that failed, and baselines that failed (named "<section>: <baseline>"), with the error. */
   errors: Record<string, string>;
 }
 
@@ -183,6 +189,12 @@ export interface Context {
    * window's event rate.
    */
   cpu(label: string, pids: CpuSubjects): (eventsPerSecond?: number) => void;
+  /**
+   * Runs the baseline `name` (prefixed with its section, e.g. "ingest: bare Kafka client at
+   * 5000/s"). If it throws, the error is logged and kept in `results.errors[name]` and the result
+   * is undefined: the Kitsune figures beside it, and the rest of the bench, still run.
+   */
+  baseline<T>(name: string, run: () => Promise<T>): Promise<T | undefined>;
   /** Registers something to stop if the run is interrupted. */
   track<T extends { stop(): Promise<unknown> }>(stoppable: T): T;
   log(line: string): void;

@@ -202,7 +202,7 @@ export async function dbWorkerSection(ctx: Context): Promise<void> {
   const topics = benchTopics(`bench-${ctx.runId}-dbw`);
   try {
     ctx.log(`baselines: single-row INSERT loop for ${ctx.settings.fixedSeconds} s, then ${total.toLocaleString('en')} rows by multi-row INSERT`);
-    const base = await baselines(ctx, database.dsn, scope, ctx.settings.fixedSeconds, total);
+    const base = await ctx.baseline('db-worker: SQL baselines', () => baselines(ctx, database.dsn, scope, ctx.settings.fixedSeconds, total));
     await publishCreateUsers(ctx, topics, scope, total);
     const drained = await drainWithDbWorker(ctx, database, topics, total, { cpuLabel: cpuLabels.dbWorker(total) });
     if (drained.memory) ctx.results.memory.dbWorker = drained.memory;
@@ -213,7 +213,7 @@ export async function dbWorkerSection(ctx: Context): Promise<void> {
       "SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM kitsune.event_results WHERE status <> 'succeeded')::int AS other",
     );
     await check.end();
-    const go = await drainWithGo(ctx, total);
+    const go = await ctx.baseline('db-worker: Go reference DB worker', () => drainWithGo(ctx, total));
     ctx.results.dbWorker = { events: total, commandsPerSecond: drained.commandsPerSecond, ...base, notSucceeded: rows[0]!.other, usersRows: rows[0]!.users, ...(go ? { go } : {}) };
   } finally {
     await deleteTopics(ctx.brokers, topics.all);

@@ -94,11 +94,11 @@ export async function e2eSection(ctx: Context): Promise<void> {
   const floor: Array<{ target: number; latency: Latency; received: number }> = [];
   const direct = ctx.track(await forkChild<KafkaDirectChild>('bench/support/kafka-direct.ts'));
   try {
-    await direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-floor` });
-    for (const rate of s.fixedRates) {
+    const ready = await ctx.baseline('e2e: transport floor', () => direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-floor` }));
+    for (const rate of ready ? s.fixedRates : []) {
       ctx.log(`transport floor: bare producer → bare consumer at ${rate} events/s`);
-      const run = await direct.call('roundTrip', { eventsPerSecond: rate, seconds: s.fixedSeconds });
-      floor.push({ target: rate, latency: run.latency, received: run.received });
+      const run = await ctx.baseline(`e2e: transport floor at ${rate}/s`, () => direct.call('roundTrip', { eventsPerSecond: rate, seconds: s.fixedSeconds }));
+      if (run) floor.push({ target: rate, latency: run.latency, received: run.received });
     }
   } finally {
     await direct.stop();

@@ -52,25 +52,35 @@ function memoryUnderLoad(process: Spawned, under: string): MemoryFigure | undefi
   return now && process.atReady ? { peakMb: now.peakMb, readyMb: process.atReady.rssMb, under } : undefined;
 }
 
-async function measureKafkaDirect(ctx: Context): Promise<Record<'execute' | 'batch', IngestRuns>> {
+/**
+ * The bare Kafka client's runs. Each run is a baseline of its own: one that fails (the broker
+ * refusing a send, say) is reported and left out, and the others still run.
+ */
+async function measureKafkaDirect(ctx: Context): Promise<Partial<Record<'execute' | 'batch', IngestRuns>>> {
   const { settings: s } = ctx;
+  const runs: Partial<Record<'execute' | 'batch', IngestRuns>> = {};
   const direct = ctx.track(await forkChild<KafkaDirectChild>('bench/support/kafka-direct.ts'));
   try {
-    await direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-direct` });
-    const runs = {} as Record<'execute' | 'batch', IngestRuns>;
+    const ready = await ctx.baseline('ingest: bare Kafka client', () => direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-direct` }));
+    if (!ready) return runs;
     // Per send, as many commands as the HTTP runs can have in flight: one per connection for
     // /execute, a batch per connection for /execute/batch.
     const perSend = { execute: s.connections, batch: Math.max(4, s.connections / 10) * s.batchSize };
     for (const kind of ['execute', 'batch'] as const) {
       ctx.log(`Kafka client direct: ${perSend[kind]} commands per send`);
       const window = ctx.cpu(`ingest: Kafka client direct, ${perSend[kind]} commands per send`, { measured: { 'Kafka client (bare)': [direct.pid] } });
-      const sat = await direct.call('saturate', { eventsPerSend: perSend[kind], seconds: s.fixedSeconds });
+      const sat = await ctx.baseline(`ingest: bare Kafka client, ${perSend[kind]} commands per send`, () => direct.call('saturate', { eventsPerSend: perSend[kind], seconds: s.fixedSeconds }));
+      if (!sat) continue;
       window(sat.eventsPerSecond);
-      runs[kind] = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: 0 }, rates: [] };
+      const kindRuns: IngestRuns = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: 0 }, rates: [] };
+      runs[kind] = kindRuns;
+      const perArrival = kind === 'execute' ? 1 : s.batchSize;
       for (const rate of s.fixedRates) {
-        ctx.log(`Kafka client direct: ${kind === 'execute' ? 1 : s.batchSize} per arrival at ${rate} events/s`);
-        const run = await direct.call('fixedRate', { eventsPerSecond: rate, eventsPerArrival: kind === 'execute' ? 1 : s.batchSize, seconds: s.fixedSeconds });
-        runs[kind].rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: 0 });
+        ctx.log(`Kafka client direct: ${perArrival} per arrival at ${rate} events/s`);
+        const run = await ctx.baseline(`ingest: bare Kafka client, ${perArrival} per arrival at ${rate}/s`, () =>
+          direct.call('fixedRate', { eventsPerSecond: rate, eventsPerArrival: perArrival, seconds: s.fixedSeconds }),
+        );
+        if (run) kindRuns.rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: 0 });
       }
     }
     return runs;
@@ -112,19 +122,21 @@ async function measureGoApi(ctx: Context): Promise<{ execute: IngestRuns } | und
 }
 
 export async function ingestSection(ctx: Context): Promise<void> {
-  const barePort = await freePort();
-  const bare = ctx.track(await spawnBareServer(barePort));
-  let bareRuns: Record<'execute' | 'batch', IngestRuns>;
-  try {
-    bareRuns = await measureHttp(ctx, `http://127.0.0.1:${barePort}`, 'bare Fastify', bare.pid, bothKinds);
-    const memory = memoryUnderLoad(bare, 'the ingest runs');
-    if (memory) ctx.results.memory.bare = memory;
-  } finally {
-    await bare.stop();
-  }
+  const bareRuns = await ctx.baseline('ingest: bare Fastify', async () => {
+    const barePort = await freePort();
+    const bare = ctx.track(await spawnBareServer(barePort));
+    try {
+      const runs = await measureHttp(ctx, `http://127.0.0.1:${barePort}`, 'bare Fastify', bare.pid, bothKinds);
+      const memory = memoryUnderLoad(bare, 'the ingest runs');
+      if (memory) ctx.results.memory.bare = memory;
+      return runs;
+    } finally {
+      await bare.stop();
+    }
+  });
 
   const kafkaRuns = await measureKafkaDirect(ctx);
-  const goRuns = await measureGoApi(ctx);
+  const goRuns = await ctx.baseline('ingest: Go reference API', () => measureGoApi(ctx));
 
   const topics = benchTopics(`bench-${ctx.runId}-ingest`);
   const apiPort = await freePort();
@@ -132,7 +144,7 @@ export async function ingestSection(ctx: Context): Promise<void> {
     const api = ctx.track(await spawnRole('api', apiEnv(ctx, apiPort, topics)));
     try {
       const kitsuneRuns = await measureHttp(ctx, `http://127.0.0.1:${apiPort}`, 'kitsune api', api.pid, bothKinds);
-      ctx.results.ingest = { kitsune: kitsuneRuns, bare: bareRuns, kafka: kafkaRuns, ...(goRuns ? { go: goRuns } : {}) };
+      ctx.results.ingest = { kitsune: kitsuneRuns, kafka: kafkaRuns, ...(bareRuns ? { bare: bareRuns } : {}), ...(goRuns ? { go: goRuns } : {}) };
       const memory = memoryUnderLoad(api, 'the ingest runs');
       if (memory) ctx.results.memory.api = memory;
     } finally {

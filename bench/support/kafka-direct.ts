@@ -18,6 +18,7 @@ import { loadRegistry } from '../../src/commands/index.ts';
 import { childTraceparent } from '../../src/observability/trace-context.ts';
 import { kafkaSerializers } from '../../src/transport/kafka/options.ts';
 import { reservedHeaders } from '../../src/transport/types.ts';
+import { coalescingSender } from './coalescing-sender.ts';
 import { commandSource } from './commands.ts';
 import { serve } from './rpc.ts';
 import { latencyOf, type Latency } from './stats.ts';
@@ -51,29 +52,6 @@ function eventsOf(count: number): Array<{ key: string; records: Record_[] }> {
       ],
     };
   });
-}
-
-/** One send in flight; arrivals queue and ride in the next one. Resolves each arrival on its ack. */
-function coalescingSender(send: (records: Record_[]) => Promise<unknown>): (records: Record_[]) => Promise<void> {
-  const queue: Array<{ records: Record_[]; done: (error?: unknown) => void }> = [];
-  let sending = false;
-  const pump = (): void => {
-    if (sending || queue.length === 0) return;
-    sending = true;
-    const batch = queue.splice(0);
-    send(batch.flatMap((item) => item.records)).then(
-      () => batch.forEach((item) => item.done()),
-      (error: unknown) => batch.forEach((item) => item.done(error)),
-    ).finally(() => {
-      sending = false;
-      pump();
-    });
-  };
-  return (records) =>
-    new Promise((resolveSent, reject) => {
-      queue.push({ records, done: (error) => (error === undefined ? resolveSent() : reject(error as Error)) });
-      pump();
-    });
 }
 
 function openProducer(): Producer<string, Buffer, string, string> {

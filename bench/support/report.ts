@@ -33,50 +33,60 @@ function latencyFigure(latency: Latency, run?: { failed: number; achieved?: numb
   return notes.length > 0 ? `${fmtLatency(latency)} (${notes.join(', ')})` : fmtLatency(latency);
 }
 
-function ingestRows(m: NonNullable<Measurements['ingest']>, s: Settings): Row[] {
+/** A baseline's cell: its figure, or "failed" when it was attempted and threw (see the FAILED lines), else "n/a". */
+const baselineCell = <T>(value: T | undefined, show: (value: T) => string, failed: boolean): string => (value === undefined ? (failed ? 'FAILED' : 'n/a') : show(value));
+
+function ingestRows(m: NonNullable<Measurements['ingest']>, s: Settings, errors: Measurements['errors']): Row[] {
   const rows: Row[] = [];
+  const failedAny = (prefix: string): boolean => Object.keys(errors).some((name) => name.startsWith(prefix));
   for (const kind of ['execute', 'batch'] as const) {
     const k: IngestRuns = m.kitsune[kind];
-    const b: IngestRuns = m.bare[kind];
-    const c: IngestRuns = m.kafka[kind];
+    const b: IngestRuns | undefined = m.bare?.[kind];
+    const c: IngestRuns | undefined = m.kafka[kind];
+    const bareFailed = failedAny('ingest: bare Fastify');
+    const kafkaFailed = failedAny('ingest: bare Kafka client');
     const name = kind === 'execute' ? 'POST /execute' : `POST /execute/batch ×${s.batchSize}`;
     const conns = kind === 'execute' ? s.connections : Math.max(4, s.connections / 10);
-    const bareRatio = k.saturation.eventsPerSecond / b.saturation.eventsPerSecond;
+    const bareRatio = b ? k.saturation.eventsPerSecond / b.saturation.eventsPerSecond : undefined;
     // The Go reference serves /execute only; its ratio is the goal's second half.
     const go = kind === 'execute' ? m.go?.execute : undefined;
     const goRatio = go ? k.saturation.eventsPerSecond / go.saturation.eventsPerSecond : undefined;
+    const sat = (runs: IngestRuns): string => rate(runs.saturation.eventsPerSecond);
+    const satRatio = (runs: IngestRuns): string => fmtRatio(k.saturation.eventsPerSecond / runs.saturation.eventsPerSecond);
     rows.push({
       section: 'ingest',
       measurement: `${name}, saturation (${conns} connections), events/s`,
       figure: rate(k.saturation.eventsPerSecond) + (k.saturation.failed ? ` (${fmtInt(k.saturation.failed)} failed)` : ''),
-      baseline: `bare ${rate(b.saturation.eventsPerSecond)} · Kafka client ${rate(c.saturation.eventsPerSecond)}` + (go ? ` · Go ${rate(go.saturation.eventsPerSecond)}` : ''),
-      ratio: `${fmtRatio(bareRatio)} · ${fmtRatio(k.saturation.eventsPerSecond / c.saturation.eventsPerSecond)}` + (goRatio !== undefined ? ` · ${fmtRatio(goRatio)}` : ''),
+      baseline: `bare ${baselineCell(b, sat, bareFailed)} · Kafka client ${baselineCell(c, sat, kafkaFailed)}` + (go ? ` · Go ${sat(go)}` : ''),
+      ratio: `${baselineCell(b, satRatio, bareFailed)} · ${baselineCell(c, satRatio, kafkaFailed)}` + (goRatio !== undefined ? ` · ${fmtRatio(goRatio)}` : ''),
       goal:
         kind === 'execute'
-          ? `≥ 0.6× bare${go ? ' and ≥ 0.8× Go' : ''}: ${verdict(bareRatio >= 0.6 && (goRatio === undefined || goRatio >= 0.8))}`
+          ? bareRatio === undefined
+            ? 'n/a (bare Fastify failed)'
+            : `≥ 0.6× bare${go ? ' and ≥ 0.8× Go' : ''}: ${verdict(bareRatio >= 0.6 && (goRatio === undefined || goRatio >= 0.8))}`
           : none,
     });
     rows.push({
       section: 'ingest',
       measurement: `${name}, saturation, p50/p95/p99`,
       figure: fmtLatency(k.saturation.latency),
-      baseline: `bare ${fmtLatency(b.saturation.latency)} · Kafka send ${fmtLatency(c.saturation.latency)}`,
-      ratio: `${latencyRatio(k.saturation.latency, b.saturation.latency)} · ${latencyRatio(k.saturation.latency, c.saturation.latency)}`,
+      baseline: `bare ${baselineCell(b, (r) => fmtLatency(r.saturation.latency), bareFailed)} · Kafka send ${baselineCell(c, (r) => fmtLatency(r.saturation.latency), kafkaFailed)}`,
+      ratio: `${baselineCell(b, (r) => latencyRatio(k.saturation.latency, r.saturation.latency), bareFailed)} · ${baselineCell(c, (r) => latencyRatio(k.saturation.latency, r.saturation.latency), kafkaFailed)}`,
       goal: none,
     });
     for (const kitsune of k.rates) {
-      const bare = b.rates.find((r) => r.target === kitsune.target);
-      const kafka = c.rates.find((r) => r.target === kitsune.target);
+      const bare = b?.rates.find((r) => r.target === kitsune.target);
+      const kafka = c?.rates.find((r) => r.target === kitsune.target);
       const goRun = go?.rates.find((r) => r.target === kitsune.target);
       rows.push({
         section: 'ingest',
         measurement: `${name} at ${fmtInt(kitsune.target)} events/s, p50/p95/p99`,
         figure: latencyFigure(kitsune.latency, kitsune),
         baseline:
-          `bare ${bare ? latencyFigure(bare.latency, bare) : 'n/a'} · Kafka ${kafka ? latencyFigure(kafka.latency, kafka) : 'n/a'}` +
+          `bare ${baselineCell(bare, (r) => latencyFigure(r.latency, r), bareFailed)} · Kafka ${baselineCell(kafka, (r) => latencyFigure(r.latency, r), kafkaFailed)}` +
           (goRun ? ` · Go ${latencyFigure(goRun.latency, goRun)}` : ''),
         ratio:
-          `${bare ? latencyRatio(kitsune.latency, bare.latency) : 'n/a'} · ${kafka ? latencyRatio(kitsune.latency, kafka.latency) : 'n/a'}` +
+          `${baselineCell(bare, (r) => latencyRatio(kitsune.latency, r.latency), bareFailed)} · ${baselineCell(kafka, (r) => latencyRatio(kitsune.latency, r.latency), kafkaFailed)}` +
           (goRun ? ` · ${latencyRatio(kitsune.latency, goRun.latency)}` : ''),
         goal: none,
       });
@@ -109,20 +119,26 @@ export function buildRows(m: Measurements, s: Settings): Row[] {
     goal,
   });
 
-  rows.push(...(m.ingest ? ingestRows(m.ingest, s) : [missing('ingest', 'POST /execute and /execute/batch', '≥ 0.6× bare and ≥ 0.8× Go')]));
+  rows.push(...(m.ingest ? ingestRows(m.ingest, s, m.errors) : [missing('ingest', 'POST /execute and /execute/batch', '≥ 0.6× bare and ≥ 0.8× Go')]));
 
   const d = m.dbWorker;
   if (d) {
-    const multiRatio = d.commandsPerSecond / d.multiRowPerSecond;
+    const baselineFailed = m.errors['db-worker: SQL baselines'] !== undefined;
+    const perSecond = (value: number | undefined): string => baselineCell(value, rate, baselineFailed);
+    const ratioTo = (value: number | undefined): string => baselineCell(value, (v) => fmtRatio(d.commandsPerSecond / v), baselineFailed);
+    const multiRatio = d.multiRowPerSecond === undefined ? undefined : d.commandsPerSecond / d.multiRowPerSecond;
     const goRatio = d.go ? d.commandsPerSecond / d.go.commandsPerSecond : undefined;
     const problems = d.notSucceeded > 0 || d.usersRows !== d.events ? ` (${fmtInt(d.usersRows)} rows, ${fmtInt(d.notSucceeded)} not succeeded)` : '';
     rows.push({
       section: 'db-worker',
       measurement: `create_user commands/s, ${fmtInt(d.events)} events already on the topic`,
       figure: rate(d.commandsPerSecond) + problems,
-      baseline: `1-row INSERT tx loop ${rate(d.singleRowPerSecond)} · multi-row INSERT ${rate(d.multiRowPerSecond)}` + (d.go ? ` · Go ${rate(d.go.commandsPerSecond)}` : ''),
-      ratio: `${fmtRatio(d.commandsPerSecond / d.singleRowPerSecond)} · ${fmtRatio(multiRatio)}` + (goRatio !== undefined ? ` · ${fmtRatio(goRatio)}` : ''),
-      goal: `≥ 20,000/s, ≥ 0.4× multi-row${d.go ? ', ≥ 1.0× Go' : ''}: ${verdict(d.commandsPerSecond >= 20_000 && multiRatio >= 0.4 && (goRatio === undefined || goRatio >= 1))}`,
+      baseline: `1-row INSERT tx loop ${perSecond(d.singleRowPerSecond)} · multi-row INSERT ${perSecond(d.multiRowPerSecond)}` + (d.go ? ` · Go ${rate(d.go.commandsPerSecond)}` : ''),
+      ratio: `${ratioTo(d.singleRowPerSecond)} · ${ratioTo(d.multiRowPerSecond)}` + (goRatio !== undefined ? ` · ${fmtRatio(goRatio)}` : ''),
+      goal:
+        multiRatio === undefined
+          ? 'n/a (baseline failed)'
+          : `≥ 20,000/s, ≥ 0.4× multi-row${d.go ? ', ≥ 1.0× Go' : ''}: ${verdict(d.commandsPerSecond >= 20_000 && multiRatio >= 0.4 && (goRatio === undefined || goRatio >= 1))}`,
     });
   } else rows.push(missing('db-worker', 'create_user commands/s', '≥ 20,000/s, ≥ 0.4× multi-row, ≥ 1.0× Go'));
 
@@ -130,16 +146,17 @@ export function buildRows(m: Measurements, s: Settings): Row[] {
     const run = e2eAt(m.e2e?.runs, target);
     const floor = m.e2e?.floor.find((f) => f.target === target);
     const goal = target === 1_000 ? `p99 ≤ 100 ms` : target === 5_000 ? 'all answered, p99 ≤ 1 s' : none;
-    if (!run || !floor) {
+    if (!run) {
       rows.push(missing('e2e', `202 → result readable at ${fmtInt(target)} events/s`, goal));
       continue;
     }
+    const floorFailed = m.errors[`e2e: transport floor at ${target}/s`] !== undefined;
     rows.push({
       section: 'e2e',
       measurement: `202 → result readable (GET /events/:id) at ${fmtInt(target)} events/s, p50/p95/p99`,
       figure: latencyFigure(run.e2e, run),
-      baseline: `Kafka produce → consume ${fmtLatency(floor.latency)}`,
-      ratio: latencyRatio(run.e2e, floor.latency),
+      baseline: `Kafka produce → consume ${baselineCell(floor, (f) => fmtLatency(f.latency), floorFailed)}`,
+      ratio: baselineCell(floor, (f) => latencyRatio(run.e2e, f.latency), floorFailed),
       goal:
         target === 1_000
           ? `${goal}: ${verdict(run.e2e.p99 <= 100 && run.timeouts === 0)}`
@@ -156,8 +173,8 @@ export function buildRows(m: Measurements, s: Settings): Row[] {
           section: 'log-worker',
           measurement: `lines/s into the Loki test server, ${fmtInt(l.lines)} lines on app-logs`,
           figure: rate(l.linesPerSecond),
-          baseline: `server raw accept rate ${rate(l.acceptRate)}`,
-          ratio: fmtRatio(l.linesPerSecond / l.acceptRate),
+          baseline: `server raw accept rate ${baselineCell(l.acceptRate, rate, m.errors['log-worker: Loki test server accept rate'] !== undefined)}`,
+          ratio: baselineCell(l.acceptRate, (accept) => fmtRatio(l.linesPerSecond / accept), m.errors['log-worker: Loki test server accept rate'] !== undefined),
           goal: `≥ 50,000/s: ${verdict(l.linesPerSecond >= 50_000)}`,
         }
       : missing('log-worker', 'lines/s into the Loki test server', '≥ 50,000/s'),

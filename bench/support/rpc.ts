@@ -69,6 +69,20 @@ export async function forkChild<H extends Handlers>(file: string, execArgv: stri
   };
 }
 
+/**
+ * An error as text, with what it wraps: a client's aggregate error ("Producing messages failed")
+ * says nothing until its inner errors (the broker's error code) are shown.
+ */
+export function describeError(error: unknown, depth = 0): string {
+  if (!(error instanceof Error)) return String(error);
+  const { errors, cause, apiId } = error as Error & { errors?: unknown; cause?: unknown; apiId?: unknown };
+  const head = depth === 0 ? (error.stack ?? error.message) : `${error.name}: ${error.message}${typeof apiId === 'string' ? ` (${apiId})` : ''}`;
+  if (depth > 4) return head;
+  const inner: unknown[] = [...(Array.isArray(errors) ? (errors as unknown[]) : []), ...(cause === undefined ? [] : [cause])];
+  const unique = [...new Set(inner.map((item) => describeError(item, depth + 1)))];
+  return [head, ...unique.map((line) => `${'  '.repeat(depth + 1)}caused by ${line}`)].join('\n');
+}
+
 /** In the child: answers the parent's calls with `handlers`; exits when the parent disconnects. */
 export function serve(handlers: Handlers, onDisconnect: () => Promise<void> = () => Promise.resolve()): void {
   if (!process.send) throw new Error('serve() needs an IPC channel: start this file with forkChild()');
@@ -78,7 +92,7 @@ export function serve(handlers: Handlers, onDisconnect: () => Promise<void> = ()
     if (!handler) return send({ id: message.id, ok: false, error: `no method ${message.method}` });
     handler(message.params).then(
       (value) => send({ id: message.id, ok: true, value }),
-      (error: unknown) => send({ id: message.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+      (error: unknown) => send({ id: message.id, ok: false, error: describeError(error) }),
     );
   });
   process.once('disconnect', () => void onDisconnect().finally(() => process.exit(0)));
