@@ -14,6 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/cli/ports.ts';
+import { eventIdSchema } from '../src/contract/schemas.ts';
 import { repoRoot } from './services/state.ts';
 
 const st = process.env.KITSUNE_SCHEMATHESIS ?? 'st';
@@ -43,6 +44,23 @@ function stop(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolveStop());
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * One command sent and applied before the run: cases that name the document's example event id
+ * name this event instead (test/contract/hooks.py), so they are answered at once rather than
+ * holding `?wait=` to its end for an id that never existed.
+ */
+async function seedEvent(url: string, key: string): Promise<string> {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const body = { command: 'create_user', version: '1', payload: { name: 'Contract', email: `contract-${randomBytes(6).toString('hex')}@example.com` }, log: { level: 'INFO', message: 'contract test seed' } };
+  const sent = await fetch(`${url}/execute`, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (sent.status !== 202) throw new Error(`the seed command was answered ${sent.status}: ${await sent.text()}`);
+  const { id } = (await sent.json()) as { id: string };
+  const read = await fetch(`${url}/events/${id}?wait=30`, { headers });
+  const { status } = (await read.json()) as { status: string };
+  if (status !== 'succeeded') throw new Error(`the seed command ${id} is ${status}, not succeeded, after 30 s`);
+  return id;
 }
 
 /** The counts schemathesis prints in its summary. */
@@ -83,10 +101,17 @@ async function main(): Promise<number> {
     const document = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
     say(`the document lists ${operations.length} operations: ${operations.join(', ')}`);
+    const seeded = await seedEvent(url, key);
+    say(`the document's example event id stands for ${seeded}, a create_user applied before the run`);
     say(`running ${st} against ${url}/openapi.json`);
     const run = spawn(st, ['--config-file', join(repoRoot, 'test', 'contract', 'schemathesis.toml'), '--no-color', 'run', `${url}/openapi.json`, '-H', `Authorization: Bearer ${key}`], {
       cwd: dir,
-      env: { ...process.env, PYTHONPATH: join(repoRoot, 'test', 'contract') },
+      env: {
+        ...process.env,
+        PYTHONPATH: join(repoRoot, 'test', 'contract'),
+        KITSUNE_CONTRACT_EXAMPLE_EVENT_ID: eventIdSchema.examples[0],
+        KITSUNE_CONTRACT_SEEDED_EVENT_ID: seeded,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
