@@ -21,8 +21,11 @@ export function createTransport(config: Config, pool: pg.Pool | undefined, logge
       lingerMs: config.kafkaLingerMs,
       // Handler failures are redelivered and reported by the worker that owns the handler, which
       // names the system at fault (a PostgreSQL outage is not a Kafka error).
-      onError: (error, source) =>
-        source === 'handler' ? logger.debug({ err: error, source }, 'handler failed; redelivering') : logger.warn({ err: error, source }, 'Kafka client error; retrying'),
+      onError: (error, source) => {
+        if (source === 'handler') logger.debug({ err: error, source }, 'handler failed; redelivering');
+        else if (source === 'position') logger.warn({ err: error, source }, 'Kafka fetch position corrected');
+        else logger.warn({ err: error, source }, 'Kafka client error; retrying');
+      },
     });
   }
   if (!pool) throw new Error('the Postgres log transport needs a PostgreSQL pool (set POSTGRES_DSN or use the embedded mode)');

@@ -4,6 +4,11 @@
  * what was acknowledged. Auto-commit is off: the client's auto-commit marks a message as done
  * when it is fetched, which would lose it if the process died before handling it.
  *
+ * A partition this member is granted starts at the group's committed offset, looked up by the
+ * subscription itself, and its records are delivered without a gap: the client's fetch position
+ * can run ahead of what was delivered across a rebalance, and is moved back when it does
+ * (delivery-cursor.ts).
+ *
  * When the client cannot go on (its stream failed, or it is stuck on a group coordinator that
  * moved: coordinator-watch.ts), the member is rebuilt: the old consumer is dropped with nothing
  * more committed through it, and a new one joins and resumes from the group's last commit.
@@ -14,23 +19,26 @@ import { ErrorCodes, KitsuneError, toError } from '../../errors.ts';
 import { PartitionWorker, type Delivery } from '../partition-worker.ts';
 import { reservedHeaders, type ReceivedMessage, type SubscribeOptions, type Subscription } from '../types.ts';
 import { CoordinatorWatch } from './coordinator-watch.ts';
+import { DeliveryCursor } from './delivery-cursor.ts';
 import { closeGroupConsumer, createGroupConsumer, type GroupConsumer } from './group-consumer.ts';
 import { OffsetCommits } from './offset-commits.ts';
 import type { KafkaClientOptions } from './options.ts';
+import { startOffsets } from './start-offsets.ts';
 
 type KafkaMessage = Message<string | undefined, Buffer, string, string>;
 
 interface OwnedPartition {
   worker: PartitionWorker;
-  /** One past the highest offset handed to the worker; refetched older offsets are dropped. */
-  nextOffset: bigint;
+  /** The offset the next record handed to the worker must have. */
+  cursor: DeliveryCursor;
 }
 
 /**
  * Where a reported error came from: 'handler' errors are the consumer's own (redelivered, and
- * logged by the worker that owns the handler); the rest are the Kafka client's.
+ * logged by the worker that owns the handler); 'position' is the client's fetch position found
+ * ahead of delivery and moved back; the rest are the Kafka client's failures.
  */
-export type KafkaErrorSource = 'handler' | 'commit' | 'stream' | 'coordinator' | 'close';
+export type KafkaErrorSource = 'handler' | 'commit' | 'stream' | 'coordinator' | 'close' | 'position';
 export type KafkaErrorHandler = (error: Error, source: KafkaErrorSource) => void;
 
 export interface KafkaSubscriptionParams {
@@ -46,6 +54,10 @@ export class KafkaSubscription implements Subscription {
   readonly #maxBatchSize: number;
   readonly #owned = new Map<number, OwnedPartition>();
   #assigned = new Set<number>();
+  /** Bumped by every assignment: a start-offset lookup for an older one is dropped. */
+  #assignmentEpoch = 0;
+  /** Partitions whose fetch position is to be moved back once the client's current callback is done. */
+  readonly #seeking = new Set<number>();
   /** The current member's consumer, stream and commits; all three are replaced by a rebuild. */
   #consumer: GroupConsumer | undefined;
   #stream: MessagesStream<string | undefined, Buffer, string, string> | undefined;
@@ -135,10 +147,16 @@ export class KafkaSubscription implements Subscription {
     if (this.#consumer) await closeGroupConsumer(this.#consumer, (error) => this.#params.onError(error, 'close'));
   }
 
-  /** Called after every join: partitions we no longer own were taken by the group. */
+  /**
+   * Called after every join: partitions we no longer own were taken by the group; partitions we
+   * were granted start once their committed offsets are known.
+   */
   #onAssignment(): void {
-    const assignment = this.#consumer?.assignments?.find((a) => a.topic === this.#params.topic);
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    const assignment = consumer.assignments?.find((a) => a.topic === this.#params.topic);
     this.#assigned = new Set(assignment?.partitions ?? []);
+    this.#assignmentEpoch += 1;
     for (const [partition, { worker }] of this.#owned) {
       if (this.#assigned.has(partition)) continue;
       // Lost in a rebalance: another member resumes from the last commit. Committing now could
@@ -146,14 +164,49 @@ export class KafkaSubscription implements Subscription {
       this.#owned.delete(partition);
       void worker.stop({ commit: false });
     }
+    const granted = [...this.#assigned].filter((partition) => !this.#owned.has(partition));
+    if (granted.length > 0) void this.#startPartitions(consumer, granted, this.#assignmentEpoch);
+  }
+
+  /**
+   * Looks up where the granted partitions start (the group's commit, or the log's start when
+   * there is none) and owns them from there. Until then their records are dropped, and the
+   * fetch position is moved to the start once known. A failed lookup is retried while the
+   * assignment holds; a coordinator that is gone for good is the heartbeat watch's to rebuild.
+   */
+  async #startPartitions(consumer: GroupConsumer, partitions: number[], epoch: number): Promise<void> {
+    const current = (): boolean => consumer === this.#consumer && epoch === this.#assignmentEpoch && !this.#closing;
+    while (current()) {
+      try {
+        const starts = await startOffsets(consumer, this.#params.topic, partitions);
+        const commits = this.#commits;
+        if (!current() || !commits) return;
+        for (const [partition, offset] of starts) {
+          if (!this.#assigned.has(partition) || this.#owned.has(partition)) continue;
+          this.#own(partition, offset, commits);
+          this.#seek(partition, offset);
+        }
+        return;
+      } catch (error) {
+        if (!current()) return;
+        this.#params.onError(toError(error), 'coordinator');
+      }
+      await sleep(1_000);
+    }
   }
 
   #onMessage(message: KafkaMessage): void {
-    const commits = this.#commits;
-    if (this.#closing || !commits || !this.#assigned.has(message.partition)) return;
-    const owned = this.#owned.get(message.partition) ?? this.#own(message.partition, message.offset, commits);
-    if (message.offset < owned.nextOffset) return;
-    owned.nextOffset = message.offset + 1n;
+    if (this.#closing || !this.#assigned.has(message.partition)) return;
+    // Not started yet: the position is moved to the partition's start once it is known.
+    const owned = this.#owned.get(message.partition);
+    if (!owned) return;
+    const verdict = owned.cursor.check(message.offset);
+    if (verdict === 'behind') return;
+    if (verdict === 'ahead') return this.#seekSoon(message.partition, owned);
+    if (verdict === 'deliver-after-hole') {
+      const { topic, partition, offset } = message;
+      this.#params.onError(new Error(`${topic}/${partition}: no record before offset ${offset} since the last one delivered (transaction markers or compaction); going on from ${offset}`), 'position');
+    }
     owned.worker.enqueue([this.#received(message)]);
     if (!this.#backpressured && this.#queued() >= this.#queueLimit()) {
       this.#backpressured = true;
@@ -162,7 +215,7 @@ export class KafkaSubscription implements Subscription {
   }
 
   /** `commits` is the current member's: a worker never commits through a member that replaced its own. */
-  #own(partition: number, firstOffset: bigint, commits: OffsetCommits): OwnedPartition {
+  #own(partition: number, start: bigint, commits: OffsetCommits): OwnedPartition {
     const { delivery, options } = this.#params;
     const worker: PartitionWorker = new PartitionWorker({
       delivery,
@@ -174,9 +227,30 @@ export class KafkaSubscription implements Subscription {
         this.#relieveBackpressure();
       },
     });
-    const owned = { worker, nextOffset: firstOffset };
+    const owned = { worker, cursor: new DeliveryCursor(start) };
     this.#owned.set(partition, owned);
     return owned;
+  }
+
+  /** Where the client fetches `partition` from next; its stream keeps one position per partition. */
+  #seek(partition: number, offset: bigint): void {
+    this.#stream?.offsetsToFetch.set(`${this.#params.topic}:${partition}`, offset);
+  }
+
+  /**
+   * Moves the position back to what `owned` expects, on the next tick: a record is handed over
+   * while the client is still reading its fetch response, which sets the position from that
+   * response after some of its records; the client fetches again only on a later tick.
+   */
+  #seekSoon(partition: number, owned: OwnedPartition): void {
+    if (this.#seeking.has(partition)) return;
+    this.#seeking.add(partition);
+    process.nextTick(() => {
+      this.#seeking.delete(partition);
+      if (this.#owned.get(partition) !== owned) return;
+      this.#params.onError(new Error(`${this.#params.topic}/${partition}: the fetch position ran ahead of delivery; fetching again from offset ${owned.cursor.next}`), 'position');
+      this.#seek(partition, owned.cursor.next);
+    });
   }
 
   /**
