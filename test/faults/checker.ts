@@ -27,10 +27,16 @@ export interface Observed {
    */
   lokiDuplicatesDropped: number;
   /**
-   * db-results records per record id (`<event id>:<source offset>`), as the completion time (ms)
-   * of each copy: more than one copy is a record processed again.
+   * db-results records per record id (`<event id>:<source offset>`): each copy's completion time
+   * (ms) and the worker process that ran it (the `kitsune-worker` header). More than one copy
+   * is a record processed again.
    */
-  resultRecords: ReadonlyMap<string, readonly number[]>;
+  resultRecords: ReadonlyMap<string, readonly ResultCopy[]>;
+}
+
+export interface ResultCopy {
+  at: number;
+  worker: string | undefined;
 }
 
 export interface Figures {
@@ -164,17 +170,21 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
     }
   }
 
-  // A graceful stop commits what it finished: nothing may be processed again while it happens.
+  // A graceful stop commits what it finished: nothing the stopped worker ran may be run again
+  // once it stops. Records the other members run again meanwhile are theirs: a rebalance takes
+  // partitions from them before they commit, and they do not commit for partitions they lost.
   const graceful = faultWindows(history, 'sigterm db-worker');
   let redeliveredRecords = 0;
   let redeliveredAfterGracefulStop = 0;
   for (const [id, copies] of observed.resultRecords) {
     if (copies.length < 2) continue;
     redeliveredRecords += copies.length - 1;
-    const again = [...copies].sort((a, b) => a - b).slice(1);
-    if (again.some((at) => graceful.some(([from, to]) => at >= from && at <= to))) {
+    const [first, ...again] = [...copies].sort((a, b) => a.at - b.at);
+    // Run first by the stopped worker (before its stop or while it drained), and again after it began.
+    const ranBy = (worker: string | undefined, from: number): boolean => worker !== undefined && first?.worker === worker && again.some(({ at }) => at >= from);
+    if (first && graceful.some(({ from, detail }) => ranBy(stoppedWorkerOf(detail), from))) {
       redeliveredAfterGracefulStop++;
-      note('redeliveredAfterGracefulStop', id);
+      note('redeliveredAfterGracefulStop', `${id}: first run by ${first.worker}, which then stopped gracefully; run again at ${again.map(({ at }) => new Date(at).toISOString()).join(', ')}`);
     }
   }
 
@@ -188,15 +198,19 @@ export function check(history: readonly HistoryEntry[], observed: Observed): Fig
   };
 }
 
-/** [start, end] of each run of `fault` in the history. */
-export function faultWindows(history: readonly HistoryEntry[], fault: string): Array<[number, number]> {
-  const windows: Array<[number, number]> = [];
-  let open: number | undefined;
+/** The worker a graceful stop's start entry names (`worker <host/pid>`), as its `kitsune-worker` header says it. */
+export const stoppedWorkerDetail = (worker: string): string => `worker ${worker}`;
+const stoppedWorkerOf = (detail: string | undefined): string | undefined => (detail?.startsWith('worker ') ? detail.slice('worker '.length) : undefined);
+
+/** Each run of `fault` in the history: its start and end, and its start entry's detail. */
+export function faultWindows(history: readonly HistoryEntry[], fault: string): Array<{ from: number; to: number; detail: string | undefined }> {
+  const windows: Array<{ from: number; to: number; detail: string | undefined }> = [];
+  let open: { from: number; detail: string | undefined } | undefined;
   for (const entry of history) {
     if (entry.type !== 'nemesis' || entry.fault !== fault) continue;
-    if (entry.phase === 'start') open = entry.t;
+    if (entry.phase === 'start') open = { from: entry.t, detail: entry.detail };
     else if (open !== undefined) {
-      windows.push([open, entry.t]);
+      windows.push({ ...open, to: entry.t });
       open = undefined;
     }
   }

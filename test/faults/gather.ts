@@ -1,7 +1,8 @@
 /** Reads what the checker compares with the history: PostgreSQL, every topic from its start, Loki. */
 import pg from 'pg';
 import type { LokiTestServer } from '../support/loki/index.ts';
-import type { Observed } from './checker.ts';
+import { workerHeader } from '../../src/apps/db-worker/outcome-records.ts';
+import type { Observed, ResultCopy } from './checker.ts';
 import { readTopic, type TopicRecord } from './kafka-read.ts';
 
 interface EventShape {
@@ -62,11 +63,11 @@ export async function gather(sources: GatherSources): Promise<Observed> {
     const line = lineOf(event);
     if (key !== undefined && line !== undefined) logRecords.push({ key, line });
   }
-  const resultRecords = new Map<string, number[]>();
+  const resultRecords = new Map<string, ResultCopy[]>();
   for (const record of results) {
     const id = record.headers.get('kitsune-id') ?? `${record.partition}/${record.offset}`;
-    const completedAt = Date.parse(String((parse(record) as { completed_at?: unknown } | undefined)?.completed_at));
-    resultRecords.set(id, [...(resultRecords.get(id) ?? []), completedAt]);
+    const at = Date.parse(String((parse(record) as { completed_at?: unknown } | undefined)?.completed_at));
+    resultRecords.set(id, [...(resultRecords.get(id) ?? []), { at, worker: record.headers.get(workerHeader) }]);
   }
   return {
     effects,

@@ -7,7 +7,9 @@
  * the group takes to cover for a lost member, and the rejoin's rebalance follows as a fault of
  * its own kind before the next one.
  */
+import { hostname } from 'node:os';
 import { FaultKinds } from '../support/loki/index.ts';
+import { stoppedWorkerDetail } from './checker.ts';
 import type { LoadGate } from './gate.ts';
 import type { History } from './history.ts';
 import type { Random } from './random.ts';
@@ -65,8 +67,8 @@ async function inject(context: NemesisContext, fault: FaultName): Promise<Recove
    * `takeHold` injects the fault (and resolves once it holds: the process is gone, the broker
    * paused); recovery is measured from then while `heal` undoes it.
    */
-  const measured = async (worker: Worker, target: string, takeHold: () => Promise<void>, heal: () => Promise<void>, healAfter = false): Promise<Recovery> => {
-    mark('start', target);
+  const measured = async (worker: Worker, target: string, takeHold: () => Promise<void>, heal: () => Promise<void>, healAfter = false, detail?: string): Promise<Recovery> => {
+    mark('start', target, detail);
     await takeHold();
     const since = Date.now();
     const [group, topic] = worker === 'db' ? [context.groups.dbWorker, context.topics.dbEvents] : [context.groups.logWorker, context.topics.appLogs];
@@ -94,7 +96,9 @@ async function inject(context: NemesisContext, fault: FaultName): Promise<Recove
     case FaultNames.killDbWorker:
     case FaultNames.terminateDbWorker: {
       const worker = pick('db-worker');
-      return [await measured('db', worker.name, stop(worker, fault === FaultNames.killDbWorker ? 'SIGKILL' : 'SIGTERM'), () => restart(worker), true)];
+      // The process as its db-results records name it, so the checker knows what it ran.
+      const ran = worker.child?.pid === undefined ? undefined : stoppedWorkerDetail(`${hostname()}/${worker.child.pid}`);
+      return [await measured('db', worker.name, stop(worker, fault === FaultNames.killDbWorker ? 'SIGKILL' : 'SIGTERM'), () => restart(worker), true, ran)];
     }
     case FaultNames.killDbWorkersInRebalance: {
       const [first, second] = shuffledPair(random, roles.byRole('db-worker'));

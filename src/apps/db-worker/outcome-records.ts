@@ -8,12 +8,20 @@
  * fault; a dead letter then goes with its raw bytes and the dead-letter headers alone, and what
  * even that cannot carry is logged with its position (its result is stored in PostgreSQL).
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { isRetryable, toError } from '../../errors.ts';
 import { storable } from '../../events/text.ts';
 import { deadLetterMessage, dlqHeaders } from '../../transport/dead-letter.ts';
 import type { OutgoingMessage, Publisher } from '../../transport/types.ts';
 import { OutcomeStatuses, rowsJsonOf, type Outcome } from '../../execution/index.ts';
+
+/**
+ * Header of every db-results record naming the worker process that ran the event (`host/pid`):
+ * which replica ran an event, and, when a result appears twice, which one ran it first.
+ */
+export const workerHeader = 'kitsune-worker';
+const workerHeaders: Readonly<Record<string, string>> = Object.freeze({ [workerHeader]: `${hostname()}/${process.pid}` });
 
 /**
  * The record published to db-results for each outcome. At least once: consumers deduplicate by
@@ -33,7 +41,7 @@ export function resultRecord(outcome: Outcome, completedAt: string = new Date().
   const result = outcome.status === OutcomeStatuses.succeeded ? `{"rows":${rowsJsonOf(outcome)},"rows_affected":${outcome.rowsAffected ?? 0}}` : 'null';
   const tail = JSON.stringify({ error: outcome.failure ?? null, attempts: outcome.attempts, completed_at: completedAt });
   const key = storable(outcome.eventId);
-  return { id: `${key}:${outcome.message.offset}`, key, value: Buffer.from(`${head.slice(0, -1)},"result":${result},${tail.slice(1)}`) };
+  return { id: `${key}:${outcome.message.offset}`, key, value: Buffer.from(`${head.slice(0, -1)},"result":${result},${tail.slice(1)}`), headers: workerHeaders };
 }
 
 /** The dead letter: original bytes and key, with the reason, SQLSTATE, attempts and source position. */
