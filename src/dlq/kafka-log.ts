@@ -10,6 +10,7 @@ import { Admin, Consumer } from '@platformatic/kafka';
 import { ErrorCodes, KitsuneError } from '../errors.ts';
 import { reservedHeaders, type ReceivedMessage } from '../transport/types.ts';
 import type { DeadLetterLog, DlqSnapshot } from './log.ts';
+import { answering } from '../transport/kafka/unanswering-brokers.ts';
 
 export interface KafkaDeadLetterLogOptions {
   brokers: string[];
@@ -25,9 +26,9 @@ const controlBatch = 0b10_0000;
 
 export function createKafkaDeadLetterLog(options: KafkaDeadLetterLogOptions): DeadLetterLog {
   const timeout = options.requestTimeoutMs ?? 10_000;
-  const admin = new Admin({ clientId: `${options.clientId}-dlq-admin`, bootstrapBrokers: options.brokers, timeout, retries: 3 });
+  const admin = answering(new Admin({ clientId: `${options.clientId}-dlq-admin`, bootstrapBrokers: options.brokers, timeout, retries: 3 }));
   // groupId is required by the constructor; this consumer only sends Fetch, which needs no group.
-  const consumer = new Consumer({ clientId: `${options.clientId}-dlq-reader`, groupId: `${options.clientId}-dlq-reader`, bootstrapBrokers: options.brokers, timeout, retries: 3 });
+  const consumer = answering(new Consumer({ clientId: `${options.clientId}-dlq-reader`, groupId: `${options.clientId}-dlq-reader`, bootstrapBrokers: options.brokers, timeout, retries: 3 }));
 
   const offsetsAt = async (topic: string, partitions: number[], timestamp: bigint): Promise<Map<number, bigint>> => {
     const listed = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp })) }] });

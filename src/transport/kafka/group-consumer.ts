@@ -6,6 +6,7 @@ import { toError } from '../../errors.ts';
 import type { SubscribeOptions } from '../types.ts';
 import { guardMissingBrokers } from './missing-broker.ts';
 import { kafkaDeserializers, type KafkaClientOptions } from './options.ts';
+import { preferAnsweringBrokers } from './unanswering-brokers.ts';
 
 export type GroupConsumer = Consumer<string | undefined, Buffer, string, string>;
 
@@ -27,6 +28,7 @@ export function createGroupConsumer(client: KafkaClientOptions, options: Subscri
     retries: client.retries,
   });
   guardMissingBrokers(consumer.connections);
+  preferAnsweringBrokers(consumer.connections);
   return consumer;
 }
 

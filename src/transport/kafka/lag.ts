@@ -11,6 +11,7 @@
 import { Admin, Consumer, type ClusterMetadata } from '@platformatic/kafka';
 import type { LagQuery, PartitionLag } from '../types.ts';
 import type { KafkaClientOptions } from './options.ts';
+import { answering } from './unanswering-brokers.ts';
 
 const earliest = -2n;
 
@@ -35,9 +36,9 @@ export class KafkaLagReader {
     if (queries.length === 0) return [];
     const { clientId, brokers, requestTimeoutMs } = this.#client;
     const common = { bootstrapBrokers: brokers, timeout: requestTimeoutMs, retries: 1 };
-    this.#admin ??= new Admin({ clientId: `${clientId}-lag`, ...common });
+    this.#admin ??= answering(new Admin({ clientId: `${clientId}-lag`, ...common }));
     // Never joins its group: it is only a handle for metadata, ListOffsets and Fetch.
-    this.#consumer ??= new Consumer({ clientId: `${clientId}-lag`, groupId: `${clientId}-lag-reader`, ...common });
+    this.#consumer ??= answering(new Consumer({ clientId: `${clientId}-lag`, groupId: `${clientId}-lag-reader`, ...common }));
     const consumer = this.#consumer;
 
     const known = new Set(await this.#admin.listTopics());

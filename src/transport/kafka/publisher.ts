@@ -18,6 +18,7 @@ import { ErrorCodes, KitsuneError, transportClosed } from '../../errors.ts';
 import { murmur2 } from '../partitioner.ts';
 import { reservedHeaders, type OutgoingMessage } from '../types.ts';
 import { kafkaSerializers, type KafkaClientOptions } from './options.ts';
+import { answering } from './unanswering-brokers.ts';
 
 type Outgoing = MessageToProduce<string, Buffer, string, string>;
 
@@ -92,7 +93,7 @@ export class KafkaPublisher {
   }
 
   #newProducer(): Producer<string, Buffer, string, string> {
-    return new Producer({
+    return answering(new Producer({
       clientId: `${this.#options.clientId}-producer`,
       bootstrapBrokers: this.#options.brokers,
       serializers: kafkaSerializers,
@@ -101,7 +102,7 @@ export class KafkaPublisher {
       partitioner: javaCompatiblePartitioner(),
       timeout: this.#options.requestTimeoutMs,
       retries: this.#options.retries,
-    });
+    }));
   }
 
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {

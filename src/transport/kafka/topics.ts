@@ -1,6 +1,7 @@
 import { Admin } from '@platformatic/kafka';
 import type { TopicSpec } from '../types.ts';
 import type { KafkaClientOptions } from './options.ts';
+import { answering } from './unanswering-brokers.ts';
 
 /**
  * `min.insync.replicas` for a topic of `replicas`: from 3 on, 2, so acks=all still answers with one
@@ -16,7 +17,7 @@ export const minInsyncFor = (replicas: number): number => (replicas >= 3 ? 2 : 1
  * process creating the same topic concurrently.
  */
 export async function ensureKafkaTopics(options: KafkaClientOptions, topics: readonly TopicSpec[]): Promise<void> {
-  const admin = new Admin({ clientId: `${options.clientId}-admin`, bootstrapBrokers: options.brokers, timeout: options.requestTimeoutMs });
+  const admin = answering(new Admin({ clientId: `${options.clientId}-admin`, bootstrapBrokers: options.brokers, timeout: options.requestTimeoutMs }));
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic.name));
