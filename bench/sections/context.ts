@@ -4,6 +4,7 @@
  * measurements into the table, so a row can combine figures from two sections.
  */
 import type { Services } from '../../scripts/services/harness.ts';
+import type { KafkaDirectChild } from '../support/kafka-direct.ts';
 import type { LoadChild } from '../support/load-child.ts';
 import type { CpuShares } from '../support/cpu.ts';
 import type { ForkedChild } from '../support/rpc.ts';
@@ -179,6 +180,12 @@ export interface Context {
   /** The embedded-mode data directory (shared by the embedded and cold-start sections). */
   embeddedDataDir: string;
   results: Measurements;
+  /**
+   * The bare Kafka client's process (support/kafka-direct.ts), forked once per run and shared by
+   * the broker's warm-up, the ingest baselines and the end-to-end floor; each calls `init` for
+   * topics of its own. Stopped at the end of the run.
+   */
+  direct(): Promise<ForkedChild<KafkaDirectChild>>;
   /** The load generator process, forked once per run. */
   load(): Promise<ForkedChild<LoadChild>>;
   /**

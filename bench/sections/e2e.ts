@@ -10,7 +10,6 @@
 import pg from 'pg';
 import { freePort } from '../../src/cli/ports.ts';
 import type { LoadChild } from '../support/load-child.ts';
-import type { KafkaDirectChild } from '../support/kafka-direct.ts';
 import type { LokiChild } from '../support/loki-child.ts';
 import { benchTopics, createDatabase, deleteTopics } from '../support/infra.ts';
 import { spawnRole } from '../support/processes.ts';
@@ -92,16 +91,12 @@ export async function endToEndStep(
 export async function e2eSection(ctx: Context): Promise<void> {
   const { settings: s } = ctx;
   const floor: Array<{ target: number; latency: Latency; received: number }> = [];
-  const direct = ctx.track(await forkChild<KafkaDirectChild>('bench/support/kafka-direct.ts'));
-  try {
-    const ready = await ctx.baseline('e2e: transport floor', () => direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-floor` }));
-    for (const rate of ready ? s.fixedRates : []) {
-      ctx.log(`transport floor: bare producer → bare consumer at ${rate} events/s`);
-      const run = await ctx.baseline(`e2e: transport floor at ${rate}/s`, () => direct.call('roundTrip', { eventsPerSecond: rate, seconds: s.fixedSeconds }));
-      if (run) floor.push({ target: rate, latency: run.latency, received: run.received });
-    }
-  } finally {
-    await direct.stop();
+  const direct = await ctx.direct();
+  const ready = await ctx.baseline('e2e: transport floor', () => direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-floor` }));
+  for (const rate of ready ? s.fixedRates : []) {
+    ctx.log(`transport floor: bare producer → bare consumer at ${rate} events/s`);
+    const run = await ctx.baseline(`e2e: transport floor at ${rate}/s`, () => direct.call('roundTrip', { eventsPerSecond: rate, seconds: s.fixedSeconds }));
+    if (run) floor.push({ target: rate, latency: run.latency, received: run.received });
   }
 
   const database = await createDatabase(ctx.services.postgresDsn, `kitsune_bench_${ctx.runId}_e2e`);
@@ -126,6 +121,7 @@ export async function e2eSection(ctx: Context): Promise<void> {
     try {
       const url = `http://127.0.0.1:${apiPort}`;
       const load = await ctx.load();
+      ctx.log('roles ready; warming them up at 500 events/s');
       await endToEndStep(ctx, load, url, 500, s.warmSeconds);
       const runs: EndToEnd[] = [];
       for (const [i, rate] of s.fixedRates.entries()) {

@@ -5,11 +5,9 @@
  * directly. Also the API's peak RSS under that load.
  */
 import { freePort } from '../../src/cli/ports.ts';
-import type { KafkaDirectChild } from '../support/kafka-direct.ts';
 import { goPeers, spawnGoApi } from '../support/go-peers.ts';
 import { benchTopics, createTopics, deleteTopics, type BenchTopics } from '../support/infra.ts';
 import { spawnBareServer, spawnRole, type Spawned } from '../support/processes.ts';
-import { forkChild } from '../support/rpc.ts';
 import { cpuLabels, type Context, type IngestRuns, type MemoryFigure } from './context.ts';
 
 /** The endpoints (both by default), each run at saturation and at every fixed rate, against `url`. */
@@ -59,34 +57,30 @@ function memoryUnderLoad(process: Spawned, under: string): MemoryFigure | undefi
 async function measureKafkaDirect(ctx: Context): Promise<Partial<Record<'execute' | 'batch', IngestRuns>>> {
   const { settings: s } = ctx;
   const runs: Partial<Record<'execute' | 'batch', IngestRuns>> = {};
-  const direct = ctx.track(await forkChild<KafkaDirectChild>('bench/support/kafka-direct.ts'));
-  try {
-    const ready = await ctx.baseline('ingest: bare Kafka client', () => direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-direct` }));
-    if (!ready) return runs;
-    // Per send, as many commands as the HTTP runs can have in flight: one per connection for
-    // /execute, a batch per connection for /execute/batch.
-    const perSend = { execute: s.connections, batch: Math.max(4, s.connections / 10) * s.batchSize };
-    for (const kind of ['execute', 'batch'] as const) {
-      ctx.log(`Kafka client direct: ${perSend[kind]} commands per send`);
-      const window = ctx.cpu(`ingest: Kafka client direct, ${perSend[kind]} commands per send`, { measured: { 'Kafka client (bare)': [direct.pid] } });
-      const sat = await ctx.baseline(`ingest: bare Kafka client, ${perSend[kind]} commands per send`, () => direct.call('saturate', { eventsPerSend: perSend[kind], seconds: s.fixedSeconds }));
-      if (!sat) continue;
-      window(sat.eventsPerSecond);
-      const kindRuns: IngestRuns = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: 0 }, rates: [] };
-      runs[kind] = kindRuns;
-      const perArrival = kind === 'execute' ? 1 : s.batchSize;
-      for (const rate of s.fixedRates) {
-        ctx.log(`Kafka client direct: ${perArrival} per arrival at ${rate} events/s`);
-        const run = await ctx.baseline(`ingest: bare Kafka client, ${perArrival} per arrival at ${rate}/s`, () =>
-          direct.call('fixedRate', { eventsPerSecond: rate, eventsPerArrival: perArrival, seconds: s.fixedSeconds }),
-        );
-        if (run) kindRuns.rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: 0 });
-      }
+  const direct = await ctx.direct();
+  const ready = await ctx.baseline('ingest: bare Kafka client', () => direct.call('init', { brokers: ctx.brokers, prefix: `bench-${ctx.runId}-direct` }));
+  if (!ready) return runs;
+  // Per send, as many commands as the HTTP runs can have in flight: one per connection for
+  // /execute, a batch per connection for /execute/batch.
+  const perSend = { execute: s.connections, batch: Math.max(4, s.connections / 10) * s.batchSize };
+  for (const kind of ['execute', 'batch'] as const) {
+    ctx.log(`Kafka client direct: ${perSend[kind]} commands per send`);
+    const window = ctx.cpu(`ingest: Kafka client direct, ${perSend[kind]} commands per send`, { measured: { 'Kafka client (bare)': [direct.pid] } });
+    const sat = await ctx.baseline(`ingest: bare Kafka client, ${perSend[kind]} commands per send`, () => direct.call('saturate', { eventsPerSend: perSend[kind], seconds: s.fixedSeconds }));
+    if (!sat) continue;
+    window(sat.eventsPerSecond);
+    const kindRuns: IngestRuns = { saturation: { eventsPerSecond: sat.eventsPerSecond, latency: sat.latency, failed: 0 }, rates: [] };
+    runs[kind] = kindRuns;
+    const perArrival = kind === 'execute' ? 1 : s.batchSize;
+    for (const rate of s.fixedRates) {
+      ctx.log(`Kafka client direct: ${perArrival} per arrival at ${rate} events/s`);
+      const run = await ctx.baseline(`ingest: bare Kafka client, ${perArrival} per arrival at ${rate}/s`, () =>
+        direct.call('fixedRate', { eventsPerSecond: rate, eventsPerArrival: perArrival, seconds: s.fixedSeconds }),
+      );
+      if (run) kindRuns.rates.push({ target: rate, achieved: run.achievedEventsPerSecond, latency: run.latency, failed: 0 });
     }
-    return runs;
-  } finally {
-    await direct.stop();
   }
+  return runs;
 }
 
 const bothKinds = ['execute', 'batch'] as const;

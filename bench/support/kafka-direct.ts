@@ -4,7 +4,8 @@
  * keyed by entity, app-logs unkeyed, same value and headers), sent with bare @platformatic/kafka
  * (idempotent, acks=all) from a process of its own, with no HTTP and no validation in the timed
  * part. Like Kitsune's publisher, one produce request is in flight at a time (the idempotent
- * producer needs it) and whatever arrived meanwhile rides in the next one.
+ * producer needs it) and whatever arrived meanwhile rides in the next one. One process serves the
+ * broker's warm-up, the ingest baselines and the end-to-end floor (`ctx.direct()` in bench/run.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -33,6 +34,39 @@ interface Topics {
 let brokers: string[] = [];
 let topics: Topics | undefined;
 let producer: Producer<string, Buffer, string, string> | undefined;
+/** Every topic this process created (one child serves the warm-up, ingest and e2e), deleted when it ends. */
+const created: string[] = [];
+/**
+ * The bare consumer of roundTrip, kept across calls on the same topics so the group joins once:
+ * each call then only swaps in its own receipt handler.
+ */
+interface Reader {
+  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  stream: Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['consume']>>;
+  onKey: (key: string) => void;
+}
+let reader: Reader | undefined;
+
+async function closeReader(): Promise<void> {
+  const open = reader;
+  reader = undefined;
+  if (!open) return;
+  await open.stream.close().catch(() => undefined);
+  await open.consumer.close().catch(() => undefined);
+}
+
+/** The reader on the current db-events topic, joined and assigned before it resolves. */
+async function openReader(): Promise<Reader> {
+  if (reader) return reader;
+  const consumer = new Consumer({ clientId: 'bench-direct-consumer', groupId: `bench-direct-${randomUUID()}`, bootstrapBrokers: brokers, autocommit: false, maxWaitTime: 500 });
+  const stream = await consumer.consume({ topics: [topics!.dbEvents], mode: 'latest', autocommit: false });
+  const opened: Reader = { consumer, stream, onKey: () => undefined };
+  stream.on('data', (message: { key: Buffer | string | undefined }) => opened.onKey(String(message.key)));
+  // Let the group settle on its assignment before the first record is timed.
+  await new Promise((r) => setTimeout(r, 1_500));
+  reader = opened;
+  return opened;
+}
 
 const ids = new EventIds(randomBytes(32));
 const schemas = new CommandSchemas(await loadRegistry(join(repoRoot, 'commands', 'registry.yaml')), { logMessageMaxBytes: 16_384 });
@@ -61,12 +95,15 @@ function openProducer(): Producer<string, Buffer, string, string> {
 
 const handlers = {
   init: async (p: { brokers: string[]; prefix: string }) => {
+    await closeReader();
     brokers = p.brokers;
     topics = { dbEvents: `${p.prefix}-db-events`, appLogs: `${p.prefix}-app-logs` };
     const admin = new Admin({ clientId: 'bench-direct-admin', bootstrapBrokers: brokers });
     try {
       await admin.createTopics({ topics: [topics.dbEvents], partitions: 6, replicas: 1 });
+      created.push(topics.dbEvents);
       await admin.createTopics({ topics: [topics.appLogs], partitions: 3, replicas: 1 });
+      created.push(topics.appLogs);
     } finally {
       await admin.close();
     }
@@ -122,18 +159,16 @@ const handlers = {
     const pool = eventsOf(count);
     const scheduled = new Map<string, number>();
     const times: number[] = [];
-    const consumer = new Consumer({ clientId: 'bench-direct-consumer', groupId: `bench-direct-${randomUUID()}`, bootstrapBrokers: brokers, autocommit: false, maxWaitTime: 500 });
-    const stream = await consumer.consume({ topics: [topics!.dbEvents], mode: 'latest', autocommit: false });
+    const consuming = await openReader();
     let resolveAll: () => void = () => undefined;
     const all = new Promise<void>((r) => (resolveAll = r));
-    stream.on('data', (message: { key: Buffer | string | undefined }) => {
-      const at = scheduled.get(String(message.key));
+    consuming.onKey = (key) => {
+      const at = scheduled.get(key);
       if (at === undefined) return;
+      scheduled.delete(key);
       times.push(performance.now() - at);
       if (times.length >= count) resolveAll();
-    });
-    // Let the group settle on its assignment before the first record is timed.
-    await new Promise((r) => setTimeout(r, 1_500));
+    };
     const client = openProducer();
     const send = coalescingSender((records) => client.send({ messages: records }));
     const interval = 1000 / p.eventsPerSecond;
@@ -147,9 +182,10 @@ const handlers = {
       sends.push(send(pool[n]!.records));
     }
     await Promise.all(sends);
-    await Promise.race([all, new Promise((r) => setTimeout(r, 15_000))]);
-    await stream.close();
-    await consumer.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 15_000)))]);
+    clearTimeout(timer);
+    consuming.onKey = () => undefined;
     return { latency: latencyOf(times), received: times.length };
   },
 };
@@ -157,9 +193,10 @@ const handlers = {
 export type KafkaDirectChild = typeof handlers;
 
 serve(handlers, async () => {
+  await closeReader();
   await producer?.close().catch(() => undefined);
-  if (!topics) return;
+  if (created.length === 0) return;
   const admin = new Admin({ clientId: 'bench-direct-admin', bootstrapBrokers: brokers });
-  await admin.deleteTopics({ topics: [topics.dbEvents, topics.appLogs] }).catch(() => undefined);
+  await admin.deleteTopics({ topics: created }).catch(() => undefined);
   await admin.close();
 });

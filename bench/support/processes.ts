@@ -151,6 +151,27 @@ export async function spawnProcess(options: SpawnOptions): Promise<Spawned> {
   };
 }
 
+/**
+ * Runs `node bin/kitsune.js <args>` to its end, configured like the roles; rejects with its
+ * output's tail when it exits other than 0. For set-up, never for a measured process.
+ */
+export function runKitsune(args: string[], env: Record<string, string>): Promise<void> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'kitsune.js'), ...args], { cwd: repoRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    output.push(chunk.toString('utf8'));
+    if (output.length > 40) output.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return new Promise((resolveRun, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolveRun() : reject(new Error(`kitsune ${args.join(' ')} exited with ${signal ?? code}:\n${output.join('').slice(-2_000)}`)),
+    );
+  });
+}
+
 /** The pino line each role prints once it serves or consumes. */
 export const readyLines = {
   api: /"msg":"API listening"/,

@@ -4,21 +4,38 @@
  * with this checkout's node_modules linked in and built the same way. Each role then runs as a
  * user's install runs it: bin/kitsune.js on the compiled build.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fingerprintMatches } from '../../bin/fingerprint.js';
 import { repoRoot } from '../../scripts/services/state.ts';
 
-/** Builds `root`'s dist/ unless it matches its src/; true when it built. */
-export function ensureBuild(root = repoRoot): boolean {
+function builtFromSources(root: string): boolean {
   try {
     const info = JSON.parse(readFileSync(join(root, 'dist', 'build-info.json'), 'utf8')) as { sources: Record<string, string> };
-    if (fingerprintMatches(info.sources, join(root, 'src'))) return false;
+    return fingerprintMatches(info.sources, join(root, 'src'));
   } catch {
-    // no build yet
+    return false; // no build yet
   }
-  execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'build.ts')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const buildArgs = (root: string): string[] => ['--import', 'tsx', join(root, 'scripts', 'build.ts')];
+
+/** Builds `root`'s dist/ unless it matches its src/; true when it built. */
+export function ensureBuild(root = repoRoot): boolean {
+  if (builtFromSources(root)) return false;
+  execFileSync(process.execPath, buildArgs(root), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  return true;
+}
+
+/** ensureBuild() without blocking, so the services can start meanwhile; resolves true when it built. */
+export async function ensureBuildAsync(root = repoRoot): Promise<boolean> {
+  if (builtFromSources(root)) return false;
+  await new Promise<void>((resolveBuild, reject) => {
+    const child = spawn(process.execPath, buildArgs(root), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolveBuild() : reject(new Error(`building dist/ failed (exit ${code})`))));
+  });
   return true;
 }
 
