@@ -1,5 +1,5 @@
 /**
- * `npm run bench:compare -- --base <ref> [--only api,e2e,db-worker] [--rounds 3] [--seconds 10] [--rate 1000]`
+ * `npm run bench:compare -- --base <ref> [--only api,e2e,db-worker,log-worker] [--rounds 3] [--seconds 10] [--rate 1000] [--events 20000]`
  *
  * CPU time per event of this checkout against another commit, measured back to back in one run:
  * each scenario runs the two builds alternately (base, head, head, base, ...) for `--rounds`
@@ -11,6 +11,11 @@
  *   e2e        api + db-worker + log-worker (into the Loki test server) at --rate, counted until
  *              every accepted event has its result and its log line stored
  *   db-worker  `kitsune db-worker` draining --events create_user events already on the topic
+ *   log-worker `kitsune log-worker` draining --events app-logs records into the Loki test server
+ *
+ * `--base-env NAME=VALUE` and `--head-env NAME=VALUE` (repeatable) add to one build's roles'
+ * environment: with `--base HEAD`, the same code under two settings, e.g.
+ * `--head-env NODE_OPTIONS=--max-semi-space-size=4`. Each round also records each role's peak RSS.
  *
  * The base tree is exported under .kitsune/bench/trees/ and built (see support/trees.ts). Results
  * go to bench/results/compare-<run>.json. docs/performance.md records what was compared.
@@ -37,8 +42,21 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rate: { type: 'string', default: '1000' },
     events: { type: 'string', default: '20000' },
+    'base-env': { type: 'string', multiple: true, default: [] },
+    'head-env': { type: 'string', multiple: true, default: [] },
   },
 });
+
+/** `NAME=VALUE` pairs as an environment. */
+function envOf(pairs: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`expected NAME=VALUE, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
 const scenarios = args.only.split(',').map((name) => name.trim());
 const runId = `${new Date().toISOString().slice(2, 10).replaceAll('-', '')}${randomBytes(3).toString('hex')}`;
 const log = (line: string): void => void process.stderr.write(`compare: ${line}\n`);
@@ -49,7 +67,13 @@ function summarise(rounds: readonly Round[]): string {
   for (const name of processes) {
     const of = (build: string): number[] => rounds.filter((round) => round.build === build).map((round) => round.usPerEvent[name] ?? 0);
     const [base, head] = [median(of('base')), median(of('head'))];
-    lines.push(`  ${name.padEnd(22)} base ${of('base').map(fmtInt).join(', ').padEnd(20)} → median ${fmtInt(base).padStart(5)} µs · head ${of('head').map(fmtInt).join(', ').padEnd(20)} → median ${fmtInt(head).padStart(5)} µs · head ÷ base ${(head / base).toFixed(2)}`);
+    lines.push(`  ${name.padEnd(22)} base ${of('base').map(fmtInt).join(', ').padEnd(20)} → median ${fmtInt(base).padStart(5)} µs · head ${of('head').map(fmtInt).join(', ').padEnd(20)} → median ${fmtInt(head).padStart(5)} µs · head ÷ base ${base > 0 ? (head / base).toFixed(2) : 'n/a'}`);
+  }
+  const roles = [...new Set(rounds.flatMap((round) => Object.keys(round.peakMb)))];
+  for (const name of roles) {
+    const of = (build: string): number[] => rounds.filter((round) => round.build === build).map((round) => round.peakMb[name] ?? 0);
+    const [base, head] = [median(of('base')), median(of('head'))];
+    lines.push(`  ${`${name} peak RSS`.padEnd(22)} base ${of('base').map(fmtInt).join(', ').padEnd(20)} → median ${fmtInt(base).padStart(5)} MB · head ${of('head').map(fmtInt).join(', ').padEnd(20)} → median ${fmtInt(head).padStart(5)} MB · head ÷ base ${base > 0 ? (head / base).toFixed(2) : 'n/a'}`);
   }
   const p99 = (build: string): string => rounds.filter((round) => round.build === build).map((round) => (round.p99Ms === undefined ? '' : fmtInt(round.p99Ms))).join(', ');
   if (rounds.some((round) => round.p99Ms !== undefined)) lines.push(`  p99 ms (noisy)         base ${p99('base')} · head ${p99('head')}`);
@@ -63,10 +87,11 @@ try {
   if (ensureBuild()) log('built dist/ (src/ changed since the last build)');
   const base = commitTree(args.base);
   const builds: Build[] = [
-    { name: 'base', root: base.root, commit: base.commit },
-    { name: 'head', root: repoRoot, commit: 'working tree' },
+    { name: 'base', root: base.root, commit: base.commit, env: envOf(args['base-env']) },
+    { name: 'head', root: repoRoot, commit: 'working tree', env: envOf(args['head-env']) },
   ];
-  log(`run ${runId}: base ${args.base} (${base.commit}) against the working tree; load average ${loadAtStart.join(' ')}`);
+  const settings = (build: Build): string => (Object.keys(build.env).length > 0 ? ` with ${Object.entries(build.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : '');
+  log(`run ${runId}: base ${args.base} (${base.commit})${settings(builds[0]!)} against the working tree${settings(builds[1]!)}; load average ${loadAtStart.join(' ')}`);
   started = await up({ requireKafka: true });
   const state = await readState(servicesDir());
   load = await forkChild<LoadChild>('bench/support/load-child.ts');
@@ -94,7 +119,8 @@ try {
         results[scenario].push(await runScenario(scenario, env, build, `${round}${build.name[0]}`));
       }
     }
-    process.stdout.write(`${scenario} (CPU µs per event; ${scenario === 'db-worker' ? `${fmtInt(env.events)} events drained` : `${fmtInt(env.rate)} events/s for ${env.seconds} s`}):\n${summarise(results[scenario])}\n`);
+    const drained = scenario === 'db-worker' || scenario === 'log-worker';
+    process.stdout.write(`${scenario} (CPU µs per event; ${drained ? `${fmtInt(env.events)} events drained` : `${fmtInt(env.rate)} events/s for ${env.seconds} s`}):\n${summarise(results[scenario])}\n`);
   }
   const loadAtEnd = loadavg().map((v) => Number(v.toFixed(2)));
   process.stdout.write(`load average ${loadAtStart.join(' ')} at the start, ${loadAtEnd.join(' ')} at the end\n`);

@@ -42,7 +42,7 @@ function records(count: number): OutgoingMessage[] {
 }
 
 /** Puts `total` app-logs records on a fresh topic (3 partitions). */
-async function publishLogRecords(ctx: Context, topics: BenchTopics, total: number): Promise<void> {
+export async function publishLogRecords(ctx: Pick<Context, 'brokers' | 'log'>, topics: BenchTopics, total: number): Promise<void> {
   ctx.log(`publishing ${total.toLocaleString('en')} app-logs records`);
   const transport = createKafkaTransport({ brokers: ctx.brokers, clientId: 'bench-logs-setup' });
   try {
