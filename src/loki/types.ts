@@ -23,12 +23,20 @@ export type EntryOutcome =
 
 export const acceptedOutcome: EntryOutcome = Object.freeze({ accepted: true });
 
+const streamKeys = new WeakMap<LokiLabels, string>();
+
 /**
  * The identity of a stream: its labels sorted by name. Two label objects with the same pairs in a
- * different order are the same stream, as in Loki.
+ * different order are the same stream, as in Loki. Remembered per labels object (they are
+ * read-only), so a caller that reuses one object per stream pays for the sort once.
  */
 export function streamKey(labels: LokiLabels): string {
-  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  let key = streamKeys.get(labels);
+  if (key === undefined) {
+    key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    streamKeys.set(labels, key);
+  }
+  return key;
 }
 
 /**

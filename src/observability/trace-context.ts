@@ -15,7 +15,8 @@ export interface TraceParent {
 }
 
 export function parseTraceparent(header: string | undefined): TraceParent | undefined {
-  const match = header === undefined ? null : traceparentPattern.exec(header.trim().toLowerCase());
+  // Kitsune's own headers are already trimmed and lower case: only others' pay for normalising.
+  const match = header === undefined ? null : (traceparentPattern.exec(header) ?? traceparentPattern.exec(header.trim().toLowerCase()));
   if (!match) return undefined;
   const [, traceId, spanId, flags] = match as unknown as [string, string, string, string];
   if (allZero.test(traceId) || allZero.test(spanId)) return undefined;

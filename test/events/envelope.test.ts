@@ -29,6 +29,24 @@ test('decodeEvent names the field that holds U+0000 or a lone surrogate, payload
   assert.equal(refusal(encodeEvent(event({ payload: { emoji: '🦊 pairs are fine' } }))), 'accepted');
 });
 
+test('decodeEvent finds U+0000 and lone surrogates however they are escaped, and accepts the storable text beside them', () => {
+  const json = encodeEvent(event()).toString();
+  // Another producer may escape any character: \u00e9 is é, storable; \u0000 is not, in a small
+  // event or a large one.
+  const escaped = Buffer.from(json.replace('"Ada"', '"Ad\\u00e9"'));
+  assert.equal(decodeEvent(escaped).payload.name, 'Adé');
+  assert.equal(refusal(Buffer.from(json.replace('"Ada"', '"Ad\\u0000"'))), 'malformed event: payload.name contains U+0000');
+  const large = encodeEvent(event({ payload: { name: 'Ada', note: 'x'.repeat(4_000), email: 'ada@example.com' } })).toString();
+  assert.equal(refusal(Buffer.from(large.replace('"Ada"', '"Ad\\ud800"'))), 'malformed event: payload.name contains a lone surrogate U+D800');
+  assert.equal(refusal(Buffer.from(json.replace('"k"', '"\\u0000"'))), 'malformed event: metadata.idempotency_key contains U+0000');
+  // A backslash before a u is text, not an escape.
+  assert.equal(decodeEvent(encodeEvent(event({ payload: { path: 'C:\\users\\ada' } }))).payload.path, 'C:\\users\\ada');
+  // A surrogate's UTF-8 bytes are not UTF-8: they decode to U+FFFD, which PostgreSQL stores.
+  const [before, after] = json.split('Ada') as [string, string];
+  const rawSurrogate = Buffer.concat([Buffer.from(before), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(after)]);
+  assert.equal(decodeEvent(rawSurrogate).payload.name, '\uFFFD\uFFFD\uFFFD');
+});
+
 test('decodeEvent refuses a payload nested deeper than maxPayloadDepth without overflowing the stack', () => {
   const deep = (levels: number): string => `${'['.repeat(levels)}${']'.repeat(levels)}`;
   const raw = (levels: number): Buffer =>

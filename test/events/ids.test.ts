@@ -56,5 +56,7 @@ test('a child traceparent continues the caller\'s trace and a missing one starts
   assert.equal(child?.traceId, parent.traceId);
   assert.notEqual(child?.spanId, parent.spanId);
   assert.equal(parseTraceparent('00-00000000000000000000000000000000-00f067aa0ba902b7-01'), undefined, 'an all-zero trace id is invalid');
+  assert.deepEqual(parseTraceparent(' 00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01 '), parent, 'another producer may send upper case and spaces');
+  assert.equal(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0'), undefined);
   assert.match(childTraceparent(undefined), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
 });

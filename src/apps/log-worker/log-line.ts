@@ -33,11 +33,6 @@ const isoTimestamp = /^[+-]?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(
  * Reads one app-logs record. Throws a non-retryable INVALID_MESSAGE error naming the problem
  * (the record is then dead-lettered with it).
  */
-function traceOf(message: ReceivedMessage): Pick<LogLine, 'traceId' | 'spanId'> {
-  const parent = parseTraceparent(message.headers[eventHeaders.traceparent]);
-  return { traceId: parent?.traceId, spanId: parent?.spanId };
-}
-
 export function logLineOf(message: ReceivedMessage): LogLine {
   const event = decodeEvent(message.value);
   // ISO 8601 only: Date.parse alone reads almost anything ('not a date 7' is July 2001).
@@ -47,6 +42,7 @@ export function logLineOf(message: ReceivedMessage): LogLine {
       retryable: false,
     });
   }
+  const parent = parseTraceparent(message.headers[eventHeaders.traceparent]);
   return {
     eventId: event.id,
     timestampMs,
@@ -56,6 +52,7 @@ export function logLineOf(message: ReceivedMessage): LogLine {
     source: event.metadata.source,
     message: event.log.message,
     idempotencyKey: event.metadata.idempotency_key,
-    ...traceOf(message),
+    traceId: parent?.traceId,
+    spanId: parent?.spanId,
   };
 }

@@ -12,7 +12,7 @@
  *   otherwise collapse into one. With the id in it, only a redelivery of the same event matches.
  */
 import type { BackoffPolicy } from '../../backoff.ts';
-import { LokiBatcher, LokiClient, LokiFailures, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
+import { LokiBatcher, LokiClient, LokiFailures, type LokiLabels, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
 import { traceLokiPushes } from '../../observability/loki-tracing.ts';
 import type { LogLine } from './log-line.ts';
 import type { LogWorkerMetrics } from './metrics.ts';
@@ -42,13 +42,50 @@ export interface LokiSinkOptions {
 
 const nsPerMs = 1_000_000n;
 
+/** Most label sets kept for reuse; sources come from callers, so past this the set starts afresh. */
+const maxLabelSets = 4_096;
+
+/**
+ * One frozen labels object per stream (level, command, source), reused for every line of it, so
+ * the batcher finds the stream by the object (streamKey remembers it) instead of sorting and
+ * encoding the labels of every line.
+ */
+export class LabelSets {
+  readonly #serviceName: string;
+  readonly #sets = new Map<string, Map<string, Map<string, LokiLabels>>>();
+  #size = 0;
+
+  constructor(serviceName: string) {
+    this.#serviceName = serviceName;
+  }
+
+  of(level: string, command: string, source: string): LokiLabels {
+    let byCommand = this.#sets.get(level);
+    if (byCommand === undefined) this.#sets.set(level, (byCommand = new Map<string, Map<string, LokiLabels>>()));
+    let bySource = byCommand.get(command);
+    if (bySource === undefined) byCommand.set(command, (bySource = new Map<string, LokiLabels>()));
+    let labels = bySource.get(source);
+    if (labels === undefined) {
+      if (this.#size >= maxLabelSets) {
+        this.#sets.clear();
+        this.#size = 0;
+        return this.of(level, command, source);
+      }
+      labels = Object.freeze({ service: this.#serviceName, level, command, source });
+      bySource.set(source, labels);
+      this.#size++;
+    }
+    return labels;
+  }
+}
+
 /** The Loki entry of `line`: a pure function of the line, so a redelivery is byte-identical. */
-export function lokiEntryOf(line: LogLine, serviceName: string): StreamEntry {
+export function lokiEntryOf(line: LogLine, labelSets: LabelSets): StreamEntry {
   const metadata: Record<string, string> = { event_id: line.eventId, idempotency_key: line.idempotencyKey };
   if (line.traceId !== undefined) metadata.trace_id = line.traceId;
   if (line.spanId !== undefined) metadata.span_id = line.spanId;
   return {
-    labels: { service: serviceName, level: line.level, command: line.command, source: line.source },
+    labels: labelSets.of(line.level, line.command, line.source),
     entry: {
       ts: BigInt(line.timestampMs) * nsPerMs,
       line: JSON.stringify({ msg: line.message, event_id: line.eventId }),
@@ -59,6 +96,7 @@ export function lokiEntryOf(line: LogLine, serviceName: string): StreamEntry {
 
 export function createLokiSink(options: LokiSinkOptions): LogSink {
   const { metrics, serviceName, onRetry } = options;
+  const labelSets = new LabelSets(serviceName);
   const batcher = new LokiBatcher({
     pusher: traceLokiPushes(new LokiClient({ url: options.url, tenant: options.tenant, timeoutMs: options.timeoutMs }), options.url),
     batchBytes: options.batchBytes,
@@ -74,7 +112,7 @@ export function createLokiSink(options: LokiSinkOptions): LogSink {
   return {
     name: 'loki',
     async write(lines: readonly LogLine[]): Promise<SinkRejection[]> {
-      const outcomes = await batcher.submit(lines.map((line) => lokiEntryOf(line, serviceName)));
+      const outcomes = await batcher.submit(lines.map((line) => lokiEntryOf(line, labelSets)));
       const rejections: SinkRejection[] = [];
       outcomes.forEach((outcome, index) => {
         if (outcome.accepted) return;
