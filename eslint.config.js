@@ -11,7 +11,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['bin/*.js', 'deploy/docker/*.js'] },
+        projectService: { allowDefaultProject: ['bin/*.js', 'deploy/docker/*.js', 'bench/support/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -40,7 +40,7 @@ export default tseslint.config(
     rules: { 'no-restricted-properties': 'off' },
   },
   {
-    files: ['eslint.config.js', 'bin/*.js', 'deploy/docker/*.js'],
+    files: ['eslint.config.js', 'bin/*.js', 'deploy/docker/*.js', 'bench/support/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
 );
