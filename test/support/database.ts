@@ -1,11 +1,21 @@
 /**
  * A fresh database per test file on the shared test server: migrations, users and idempotency
- * rows of one test never meet another's. Dropped (with FORCE, ending stray connections) after.
+ * rows of one test never meet another's. Dropped after, once the connections closed by the test
+ * are gone; FORCE then ends stray ones.
  */
 import { randomUUID } from 'node:crypto';
 import { after, before, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { postgresDsn } from './services.ts';
+
+/** How long a drop waits for the database's connections to close before FORCE ends them. */
+const closeWithinMs = 2_000;
+
+async function connectionsTo(client: pg.Client, database: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database]);
+  return rows[0]?.n ?? 0;
+}
 
 export async function createDatabase(): Promise<{ dsn: string; drop: () => Promise<void> }> {
   const name = `kitsune_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
@@ -24,6 +34,10 @@ export async function createDatabase(): Promise<{ dsn: string; drop: () => Promi
       const client = new pg.Client({ connectionString: postgresDsn() });
       await client.connect();
       try {
+        // pg's Pool.end() resolves before its idle connections have closed: a FORCE drop at once
+        // could end one of them first, and its 'error' would reach a pool without a listener.
+        const deadline = Date.now() + closeWithinMs;
+        while (Date.now() < deadline && (await connectionsTo(client, name)) > 0) await sleep(20);
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();
