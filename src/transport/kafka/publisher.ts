@@ -49,17 +49,6 @@ const gapWeight = 0.2;
 /** Publishes closer than this (the same turn of the event loop) count as one arrival. */
 const sameArrivalMs = 0.05;
 
-/** Errors after which the producer's sequence state is unusable: start a new producer id. */
-const fencedProducerErrors = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
-
-function hasFencedProducerError(error: unknown, depth = 0): boolean {
-  if (typeof error !== 'object' || error === null || depth > 5) return false;
-  const { apiId, errors, cause } = error as { apiId?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof apiId === 'string' && fencedProducerErrors.has(apiId)) return true;
-  if (Array.isArray(errors) && errors.some((inner) => hasFencedProducerError(inner, depth + 1))) return true;
-  return hasFencedProducerError(cause, depth + 1);
-}
-
 /**
  * Keyed: `toPositive(murmur2(key))`, which the producer takes modulo the partition count (as the
  * Java client does). Unkeyed: round robin per topic.
@@ -204,12 +193,15 @@ export class KafkaPublisher {
       await this.#producer.send({ messages: batch.flatMap((pending) => pending.records) });
       for (const pending of batch) pending.resolve();
     } catch (error) {
-      if (hasFencedProducerError(error)) {
-        // Sequence numbers are out of step with the broker: a new producer id starts clean.
-        const broken = this.#producer;
-        this.#producer = this.#newProducer();
-        void broken.close().catch(() => undefined);
-      }
+      // After any failed send the producer's sequence numbers cannot be trusted. The client counts
+      // a partition's sequence up only when its produce is answered; one whose answer was lost
+      // (a broker killed after it wrote and replicated the batch) keeps its number, and the next
+      // send reuses it for other records. When the counts match, the broker takes that batch for
+      // a retry of the written one, answers success and stores nothing: an acknowledged event
+      // lost. A new producer id has no history for the broker to match (decision 0049).
+      const used = this.#producer;
+      this.#producer = this.#newProducer();
+      void used.close().catch(() => undefined);
       for (const pending of batch) {
         const message = `Kafka did not accept ${pending.records.length} message(s) for ${pending.topic}`;
         pending.reject(new KitsuneError(ErrorCodes.PUBLISH_FAILED, message, { retryable: true, cause: error }));
