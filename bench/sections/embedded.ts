@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../src/cli/ports.ts';
 import { spawnRole } from '../support/processes.ts';
+import { keptUp } from '../support/report.ts';
 import type { Context, EndToEnd } from './context.ts';
 import { endToEndStep } from './e2e.ts';
 
@@ -24,17 +25,6 @@ async function embeddedServer(dataDir: string): Promise<{ dsn: string; postgresP
 export async function embeddedPostgresPid(dataDir: string): Promise<number[]> {
   const server = await embeddedServer(dataDir);
   return server ? [server.postgresPid] : [];
-}
-
-/** A step kept up when every request got its 202 on schedule and results did not fall behind. */
-export const keptUpLimitMs = 1_000;
-
-function verdict(run: EndToEnd): { kept: boolean; why: string } {
-  if (run.failed > 0) return { kept: false, why: `${run.failed} requests failed` };
-  if (run.achieved < run.target * 0.95) return { kept: false, why: `answered ${run.achieved}/s of ${run.target}/s` };
-  if (run.timeouts > 0) return { kept: false, why: `${run.timeouts} sampled results not there within the wait` };
-  if (run.e2e.p99 > keptUpLimitMs) return { kept: false, why: `end-to-end p99 ${Math.round(run.e2e.p99)} ms > ${keptUpLimitMs} ms` };
-  return { kept: true, why: `end-to-end p99 ${Math.round(run.e2e.p99)} ms` };
 }
 
 export async function embeddedSection(ctx: Context): Promise<void> {
@@ -64,7 +54,7 @@ export async function embeddedSection(ctx: Context): Promise<void> {
       const last = rate === rates[rates.length - 1];
       const run = await endToEndStep(ctx, load, url, rate, s.e2eSeconds, { label: `e2e (embedded): ${rate} events/s`, pids }, server?.dsn, !(s.quick && last));
       runs.push(run);
-      const outcome = verdict(run);
+      const outcome = keptUp(run);
       steps.push({ target: rate, ...outcome });
       ctx.log(`  ${outcome.kept ? 'kept up' : 'fell behind'}: ${outcome.why}`);
       fellBehind ||= !outcome.kept;
