@@ -45,6 +45,7 @@ export function streamKey(labels: LokiLabels): string {
  */
 export function entryBytes(entry: LokiEntry): number {
   let bytes = Buffer.byteLength(entry.line, 'utf8');
-  for (const [name, value] of Object.entries(entry.metadata)) bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value, 'utf8');
+  const metadata = entry.metadata;
+  for (const name in metadata) bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(metadata[name]!, 'utf8');
   return bytes;
 }

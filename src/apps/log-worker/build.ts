@@ -171,10 +171,12 @@ export function createLogWorker(deps: LogWorkerDeps): LogWorker {
         letters.push({ message, error: toError(thrown), reason: DeadLetterReasons.malformedEvent });
       }
     }
+    // `lines` is not used past the write, so its lines can be collected while the push is out.
+    const count = lines.length;
     const rejections = await write(lines, messages.length);
     for (const { index, error, reason } of rejections) letters.push({ message: origins[index]!, error, reason });
     if (letters.length > 0) await deadLetter(letters);
-    metrics.delivered(sink.name, lines.length - rejections.length);
+    metrics.delivered(sink.name, count - rejections.length);
   };
 
   return {
