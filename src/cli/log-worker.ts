@@ -21,6 +21,7 @@ Scale out by running more (up to the number of app-logs partitions).
   KITSUNE_LOKI_BATCH_BYTES       push a stream's lines once they reach this size (default 1048576)
   KITSUNE_LOKI_BATCH_WAIT_MS     or once the oldest has waited this long (default 1000)
   KITSUNE_LOKI_TIMEOUT_MS        retry a push not answered within this (default 10000)
+  KITSUNE_LOKI_COMPRESSION       gzip, or none for a Loki nearby (default gzip)
   KAFKA_BROKERS                  Kafka; without it, the Postgres log in POSTGRES_DSN
   KAFKA_GROUP_ID                 consumer group prefix (group: <id>.log-worker; default kitsune)
   KITSUNE_METRICS_PORT           Prometheus /metrics and /healthz (default 9465; 0 disables)

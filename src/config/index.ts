@@ -84,6 +84,11 @@ export interface Config {
   /** KITSUNE_LOKI_TIMEOUT_MS: a push Loki has not answered within this is abandoned and retried. (Default: 10_000) */
   lokiTimeoutMs: number;
   /**
+   * KITSUNE_LOKI_COMPRESSION: `gzip`, or `none` for a Loki on the same host or network, where
+   * compressing costs the worker more CPU than the bytes it saves. (Default: 'gzip')
+   */
+  lokiCompression: 'gzip' | 'none';
+  /**
    * KITSUNE_SCHEMA_REGISTRY_URL and its settings: register each command version's schema there at
    * boot and validate consumed events by schema id; unset means the YAML is the only registry.
    * (Default: unset)
@@ -167,6 +172,7 @@ export const configDefaults = {
   lokiBatchBytes: 1_048_576,
   lokiBatchWaitMs: 1_000,
   lokiTimeoutMs: 10_000,
+  lokiCompression: 'gzip',
   kafkaFetchMinBytes: 65_536,
   kafkaFetchMaxWaitMs: 50,
   kafkaLingerMs: 5,
@@ -290,6 +296,13 @@ export function loadConfig(env: Env = process.env): Config {
     };
   };
 
+  const lokiCompression = (): 'gzip' | 'none' => {
+    const value = text('KITSUNE_LOKI_COMPRESSION') ?? configDefaults.lokiCompression;
+    if (value === 'gzip' || value === 'none') return value;
+    problems.push(`KITSUNE_LOKI_COMPRESSION must be gzip or none (got '${value}')`);
+    return configDefaults.lokiCompression;
+  };
+
   const logLevel = text('KITSUNE_LOG_LEVEL') ?? configDefaults.logLevel;
   if (!logLevels.has(logLevel)) problems.push(`KITSUNE_LOG_LEVEL must be one of ${[...logLevels].join(', ')} (got '${logLevel}')`);
   const logFormat = text('KITSUNE_LOG_FORMAT') ?? configDefaults.logFormat;
@@ -325,6 +338,7 @@ export function loadConfig(env: Env = process.env): Config {
     lokiBatchBytes: integer('KITSUNE_LOKI_BATCH_BYTES', configDefaults.lokiBatchBytes, 1_024, 64 * 1_048_576),
     lokiBatchWaitMs: integer('KITSUNE_LOKI_BATCH_WAIT_MS', configDefaults.lokiBatchWaitMs, 0, 60_000),
     lokiTimeoutMs: integer('KITSUNE_LOKI_TIMEOUT_MS', configDefaults.lokiTimeoutMs, 100, 600_000),
+    lokiCompression: lokiCompression(),
     schemaRegistry: schemaRegistry(),
     dataDir: resolve(text('KITSUNE_DATA_DIR') ?? configDefaults.dataDir),
     registryPath: resolve(text('KITSUNE_REGISTRY') ?? configDefaults.registryPath),

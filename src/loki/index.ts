@@ -8,7 +8,7 @@
 export { LokiBatcher, batcherDefaults } from './batcher.ts';
 export type { LokiBatcherOptions, PushInfo, PushRetryInfo, StreamEntry } from './batcher.ts';
 export { LokiClient, encodePushBody, lokiClientDefaults, maxRetryAfterMs, parseRetryAfter } from './client.ts';
-export type { LokiClientOptions, LokiPusher } from './client.ts';
+export type { LokiClientOptions, LokiCompression, LokiPusher } from './client.ts';
 export { LokiFailures, LokiPushError } from './errors.ts';
 export type { LokiFailure } from './errors.ts';
 export { entryBytes, streamKey } from './types.ts';

@@ -115,6 +115,35 @@ test('credentials in LOKI_URL are sent as Basic auth, and a path prefix is kept 
   assert.equal(seen[0]?.headers['content-type'], 'application/json');
 });
 
+test('with compression none the push is the JSON as it is, without Content-Encoding, and Loki stores it the same', async (t) => {
+  const bodies: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      bodies.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const ts = nowNs();
+  const entries: LokiEntry[] = [{ ts, line: '{"msg":"ünï \\"quoted\\""}', metadata: { event_id: 'e-1' } }];
+
+  await new LokiClient({ url: `http://127.0.0.1:${port}`, compression: 'none' }).push(labels, entries);
+  assert.equal(bodies[0]?.headers['content-encoding'], undefined);
+  assert.equal(bodies[0]?.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(bodies[0]?.body ?? ''), { streams: [{ stream: labels, values: [[ts.toString(), entries[0]!.line, { event_id: 'e-1' }]] }] });
+
+  const loki = await startLoki(t);
+  await new LokiClient({ url: loki.url, compression: 'none' }).push(labels, entries);
+  assert.deepEqual(
+    loki.entries().map((entry) => [entry.ts, entry.line, entry.metadata]),
+    [[ts, entries[0]!.line, { event_id: 'e-1' }]],
+  );
+});
+
 test('Retry-After is read as seconds or as an HTTP date, and an absurd one is capped', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
   assert.equal(parseRetryAfter('2', now), 2_000);

@@ -12,7 +12,7 @@
  *   otherwise collapse into one. With the id in it, only a redelivery of the same event matches.
  */
 import type { BackoffPolicy } from '../../backoff.ts';
-import { LokiBatcher, LokiClient, LokiFailures, type LokiLabels, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
+import { LokiBatcher, LokiClient, LokiFailures, type LokiCompression, type LokiLabels, type PushRetryInfo, type StreamEntry } from '../../loki/index.ts';
 import { traceLokiPushes } from '../../observability/loki-tracing.ts';
 import type { LogLine } from './log-line.ts';
 import type { LogWorkerMetrics } from './metrics.ts';
@@ -31,6 +31,8 @@ export interface LokiSinkOptions {
   batchWaitMs?: number;
   /** KITSUNE_LOKI_TIMEOUT_MS (Default: 10_000 ms) */
   timeoutMs?: number;
+  /** KITSUNE_LOKI_COMPRESSION (Default: 'gzip') */
+  compression?: LokiCompression;
   /** (Default: 8) */
   maxConcurrentPushes?: number;
   /** (Default: 250 ms doubling to 10 s, full jitter) */
@@ -104,7 +106,7 @@ export function createLokiSink(options: LokiSinkOptions): LogSink {
   const { metrics, serviceName, onRetry } = options;
   const labelSets = new LabelSets(serviceName);
   const batcher = new LokiBatcher({
-    pusher: traceLokiPushes(new LokiClient({ url: options.url, tenant: options.tenant, timeoutMs: options.timeoutMs }), options.url),
+    pusher: traceLokiPushes(new LokiClient({ url: options.url, tenant: options.tenant, timeoutMs: options.timeoutMs, compression: options.compression }), options.url),
     batchBytes: options.batchBytes,
     batchWaitMs: options.batchWaitMs,
     maxConcurrentPushes: options.maxConcurrentPushes,

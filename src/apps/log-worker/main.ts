@@ -36,6 +36,7 @@ export async function startLogWorker(runtime: Pick<Runtime, 'config' | 'transpor
       batchBytes: config.lokiBatchBytes,
       batchWaitMs: config.lokiBatchWaitMs,
       timeoutMs: config.lokiTimeoutMs,
+      compression: config.lokiCompression,
       metrics,
       onRetry: (info: PushRetryInfo) =>
         logger.warn({ failure: info.failure, attempt: info.attempt, delayMs: info.delayMs, entries: info.entries, err: info.error }, 'Loki push failed; retrying'),
