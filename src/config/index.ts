@@ -62,7 +62,7 @@ export interface Config {
    * KITSUNE_KAFKA_LINGER_MS: how long a produce request waits for more records, and only while
    * publishes arrive faster than this (a lone request is sent at once). Each produce request costs
    * the API a fixed amount of CPU, so at moderate rates fewer, fuller requests cost less per event
-   * (docs/performance.md); 0 sends on the next turn of the event loop. (Default: 5)
+   * (docs/performance.md); 0 sends on the next turn of the event loop. (Default: 10)
    */
   kafkaLingerMs: number;
   /** POSTGRES_DSN; unset means an embedded server under dataDir. (Default: unset) */
@@ -175,7 +175,7 @@ export const configDefaults = {
   lokiCompression: 'gzip',
   kafkaFetchMinBytes: 65_536,
   kafkaFetchMaxWaitMs: 50,
-  kafkaLingerMs: 5,
+  kafkaLingerMs: 10,
   dataDir: './.kitsune',
   registryPath: './commands/registry.yaml',
   migrationsDir: './migrations',
