@@ -16,6 +16,9 @@
  * `--base-env NAME=VALUE` and `--head-env NAME=VALUE` (repeatable) add to one build's roles'
  * environment: with `--base HEAD`, the same code under two settings, e.g.
  * `--head-env NODE_OPTIONS=--max-semi-space-size=4`. Each round also records each role's peak RSS.
+ * `--profile <dir>` runs every role under node --cpu-prof (NODE_OPTIONS may not carry it), one
+ * profile per build and role in `<dir>/base` and `<dir>/head`, the last round's; summarise them
+ * with `npx tsx bench/profile.ts <dir>/head`.
  *
  * The base tree is exported under .kitsune/bench/trees/ and built (see support/trees.ts). Results
  * go to bench/results/compare-<run>.json. docs/performance.md records what was compared.
@@ -44,6 +47,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '20000' },
     'base-env': { type: 'string', multiple: true, default: [] },
     'head-env': { type: 'string', multiple: true, default: [] },
+    profile: { type: 'string' },
   },
 });
 
@@ -87,8 +91,8 @@ try {
   if (ensureBuild()) log('built dist/ (src/ changed since the last build)');
   const base = commitTree(args.base);
   const builds: Build[] = [
-    { name: 'base', root: base.root, commit: base.commit, env: envOf(args['base-env']) },
-    { name: 'head', root: repoRoot, commit: 'working tree', env: envOf(args['head-env']) },
+    { name: 'base', root: base.root, commit: base.commit, env: envOf(args['base-env']), profileDir: args.profile && join(args.profile, 'base') },
+    { name: 'head', root: repoRoot, commit: 'working tree', env: envOf(args['head-env']), profileDir: args.profile && join(args.profile, 'head') },
   ];
   const settings = (build: Build): string => (Object.keys(build.env).length > 0 ? ` with ${Object.entries(build.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : '');
   log(`run ${runId}: base ${args.base} (${base.commit})${settings(builds[0]!)} against the working tree${settings(builds[1]!)}; load average ${loadAtStart.join(' ')}`);

@@ -19,6 +19,8 @@ export interface Build {
   commit: string;
   /** Added to every role's environment (NODE_OPTIONS with V8 flags, say). */
   env: Record<string, string>;
+  /** Where its roles write --cpu-prof profiles; none when undefined. */
+  profileDir?: string | undefined;
 }
 
 export interface ScenarioEnv {
@@ -50,7 +52,7 @@ function peaks(processes: Record<string, Spawned>): Record<string, number> {
   return Object.fromEntries(Object.entries(processes).map(([name, p]) => [name, Math.round(p.memory()?.peakMb ?? 0)]));
 }
 
-const role = (name: Parameters<typeof spawnRole>[0], env: Record<string, string>, build: Build): Promise<Spawned> => spawnRole(name, { ...env, ...build.env }, undefined, build.root);
+const role = (name: Parameters<typeof spawnRole>[0], env: Record<string, string>, build: Build): Promise<Spawned> => spawnRole(name, { ...env, ...build.env }, build.profileDir, build.root);
 
 function services(env: ScenarioEnv): Record<string, CpuGroup> {
   return {
