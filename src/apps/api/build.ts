@@ -33,7 +33,7 @@ import { collectRoutes } from './methods.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
 import { ApiError, problem } from './problems.ts';
-import { registerTextGuard } from './text-guard.ts';
+import { noteBodyText, registerTextGuard } from './text-guard.ts';
 import { createValidatorCompiler } from './validation.ts';
 
 export type { ApiDeps, ApiLimits } from './deps.ts';
@@ -66,9 +66,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.decorateRequest('apiKey', undefined);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string, deps.limits.maxJsonDepth));
+      const parsed = parseJsonBody(body as string, deps.limits.maxJsonDepth);
+      noteBodyText(request, body as string);
+      done(null, parsed);
     } catch (error) {
       done(toError(error), undefined);
     }

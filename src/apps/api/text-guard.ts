@@ -53,6 +53,18 @@ function checkJson(value: unknown, pointer: string): void {
   }
 }
 
+/**
+ * Requests whose JSON body text holds no `\u` escape. Only an escape can put a NUL or a lone
+ * surrogate into a parsed body: JSON refuses raw control characters, and the body is decoded from
+ * UTF-8, which never yields a lone surrogate. Their bodies are not walked.
+ */
+const bodiesWithoutEscapes = new WeakSet<FastifyRequest>();
+
+/** Called by the JSON body parser with the text it parsed. */
+export function noteBodyText(request: FastifyRequest, text: string): void {
+  if (!text.includes('\\u')) bodiesWithoutEscapes.add(request);
+}
+
 /** Registers the check on every route of `app` (after each route's own onRequest, e.g. authentication). */
 export function registerTextGuard(app: FastifyInstance): void {
   app.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
@@ -60,7 +72,7 @@ export function registerTextGuard(app: FastifyInstance): void {
       checkFlat(request.params, 'path');
       checkFlat(request.query, 'query');
       checkFlat(request.headers, 'header');
-      if (request.body !== undefined) checkJson(request.body, '');
+      if (request.body !== undefined && !bodiesWithoutEscapes.has(request)) checkJson(request.body, '');
       done();
     } catch (error) {
       done(error as Error);
