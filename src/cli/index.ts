@@ -5,6 +5,7 @@
 import { ExitCodes } from './exit-codes.ts';
 import { preflight, roles, type Role } from './preflight.ts';
 import { describeFailure } from './report.ts';
+import { applyV8Defaults } from './v8-defaults.ts';
 import { kitsuneVersion } from './version.ts';
 
 interface CliModule {
@@ -110,7 +111,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`kitsune: unknown command "${name}"\n\n${usage()}`);
     return ExitCodes.usage;
   }
-  if (isRole(name)) await preflight(name, rest);
+  if (isRole(name)) {
+    applyV8Defaults(name);
+    await preflight(name, rest);
+  }
   return (await command.load()).run(rest);
 }
 
