@@ -19,7 +19,7 @@
  * each time and leave no server-side state.
  */
 import pg from 'pg';
-import pgUtils from 'pg/lib/utils.js';
+import { bindValue } from './array-literal.ts';
 
 export interface PipelineStatement {
   text: string;
@@ -116,7 +116,7 @@ export class Pipeline implements pg.Submittable {
   submit(connection: pg.Connection): Error | undefined {
     let bound: (string | Buffer | null)[][];
     try {
-      bound = this.statements.map((statement) => (statement.values ?? []).map((value) => pgUtils.prepareValue(value)));
+      bound = this.statements.map((statement) => (statement.values ?? []).map(bindValue));
     } catch (error) {
       return new PipelineError(0, { cause: error });
     }

@@ -58,6 +58,21 @@ describe('runPipeline', () => {
     assert.deepEqual({ ...piped[0]!.rows[0], name: 'bound-direct' }, direct.rows[0]);
   });
 
+  test('arrays arrive in PostgreSQL element for element, whatever their strings hold', async () => {
+    const texts = ['', 'NULL', 'a,b', '{braces}', 'quote"inside', 'back\\slash', '\\"both"\\', "o'neil", 'tab\there', 'new\nline', 'émoji 🦊', ' padded '];
+    const bytes = [Buffer.from([0, 1, 254, 255]), Buffer.alloc(0), null];
+    const { value: results } = await withClient((client) =>
+      runPipeline(client, [
+        { text: 'SELECT $1::text[] AS texts, $2::bytea[] AS bytes, $3::int8[] AS numbers, $4::bool[] AS flags', values: [[...texts, null], bytes, [1, null, 9007199254740993n], [true, false]] },
+      ]),
+    );
+    const row = results[0]!.rows[0]!;
+    assert.deepEqual(row['texts'], [...texts, null]);
+    assert.deepEqual(row['bytes'], bytes);
+    assert.deepEqual(row['numbers'], ['1', null, '9007199254740993']);
+    assert.deepEqual(row['flags'], [true, false]);
+  });
+
   test('a failing statement rejects with its index and its SQLSTATE; the statements after it are skipped', async () => {
     await database().query("INSERT INTO items (name) VALUES ('taken')");
     const { value: outcome, syncs } = await withClient(async (client) => {
