@@ -5,7 +5,8 @@ import { v8Defaults, v8FlagsToApply } from '../../src/cli/v8-defaults.ts';
 test('a role started without them gets its garbage-collection defaults', () => {
   assert.deepEqual(v8FlagsToApply([], v8Defaults['db-worker']), ['--heap-growing-percent=100']);
   assert.deepEqual(v8FlagsToApply(['--enable-source-maps', '--import=/tmp/probe.mjs'], v8Defaults.api), ['--heap-growing-percent=100']);
-  assert.deepEqual(v8FlagsToApply([], v8Defaults['log-worker']), []);
+  assert.deepEqual(v8FlagsToApply([], v8Defaults['log-worker']), ['--heap-growing-percent=100']);
+  assert.deepEqual(v8FlagsToApply([], v8Defaults.start), ['--heap-growing-percent=100']);
 });
 
 test("an operator's value on node's command line wins, in either spelling", () => {
