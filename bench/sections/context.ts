@@ -63,7 +63,7 @@ export const quickSettings: Settings = {
   saturationSeconds: 2,
   fixedSeconds: 1,
   warmSeconds: 1,
-  e2eSeconds: 3,
+  e2eSeconds: 2,
   resultWaitSeconds: 5,
   drainTimeoutSeconds: 20,
   embeddedSteps: [],
