@@ -229,6 +229,14 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`${name} must be true or false (got '${raw}')`);
     return fallback;
   };
+  /** One of `allowed`; unset or anything else is `fallback` (and, for anything else, a problem). */
+  const choice = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name} must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)} (got '${raw}')`);
+    return fallback;
+  };
   const secret = (name: string): Buffer | undefined => {
     const raw = text(name);
     if (raw === undefined) return undefined;
@@ -274,10 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const schemaRegistry = (): SchemaRegistryConfig | undefined => {
     const raw = url('KITSUNE_SCHEMA_REGISTRY_URL');
-    const wireFormat = text('KITSUNE_SCHEMA_REGISTRY_WIRE_FORMAT') ?? configDefaults.schemaRegistryWireFormat;
-    if (wireFormat !== 'header' && wireFormat !== 'confluent') {
-      problems.push(`KITSUNE_SCHEMA_REGISTRY_WIRE_FORMAT must be header or confluent (got '${wireFormat}')`);
-    }
+    const wireFormat = choice('KITSUNE_SCHEMA_REGISTRY_WIRE_FORMAT', ['header', 'confluent'], configDefaults.schemaRegistryWireFormat);
     const timeoutMs = integer('KITSUNE_SCHEMA_REGISTRY_TIMEOUT_MS', configDefaults.schemaRegistryTimeoutMs, 100, 600_000);
     if (raw === undefined || !URL.canParse(raw)) return undefined;
     // fetch() refuses URLs that carry credentials: move them to the Authorization header.
@@ -291,22 +296,14 @@ export function loadConfig(env: Env = process.env): Config {
       url: parsed.href.replace(/\/+$/, ''),
       username,
       password,
-      wireFormat: wireFormat === 'confluent' ? 'confluent' : 'header',
+      wireFormat,
       timeoutMs,
     };
   };
 
-  const lokiCompression = (): 'gzip' | 'none' => {
-    const value = text('KITSUNE_LOKI_COMPRESSION') ?? configDefaults.lokiCompression;
-    if (value === 'gzip' || value === 'none') return value;
-    problems.push(`KITSUNE_LOKI_COMPRESSION must be gzip or none (got '${value}')`);
-    return configDefaults.lokiCompression;
-  };
-
   const logLevel = text('KITSUNE_LOG_LEVEL') ?? configDefaults.logLevel;
   if (!logLevels.has(logLevel)) problems.push(`KITSUNE_LOG_LEVEL must be one of ${[...logLevels].join(', ')} (got '${logLevel}')`);
-  const logFormat = text('KITSUNE_LOG_FORMAT') ?? configDefaults.logFormat;
-  if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty') problems.push(`KITSUNE_LOG_FORMAT must be auto, json or pretty (got '${logFormat}')`);
+  const logFormat = choice('KITSUNE_LOG_FORMAT', ['auto', 'json', 'pretty'], configDefaults.logFormat);
 
   const otlpEndpoint = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? text('OTEL_EXPORTER_OTLP_ENDPOINT');
   const otlpProtocol = text('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? text('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
@@ -338,7 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
     lokiBatchBytes: integer('KITSUNE_LOKI_BATCH_BYTES', configDefaults.lokiBatchBytes, 1_024, 64 * 1_048_576),
     lokiBatchWaitMs: integer('KITSUNE_LOKI_BATCH_WAIT_MS', configDefaults.lokiBatchWaitMs, 0, 60_000),
     lokiTimeoutMs: integer('KITSUNE_LOKI_TIMEOUT_MS', configDefaults.lokiTimeoutMs, 100, 600_000),
-    lokiCompression: lokiCompression(),
+    lokiCompression: choice('KITSUNE_LOKI_COMPRESSION', ['gzip', 'none'], configDefaults.lokiCompression),
     schemaRegistry: schemaRegistry(),
     dataDir: resolve(text('KITSUNE_DATA_DIR') ?? configDefaults.dataDir),
     registryPath: resolve(text('KITSUNE_REGISTRY') ?? configDefaults.registryPath),
@@ -362,7 +359,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiMetrics: boolean('KITSUNE_API_METRICS', true),
     startupWaitMs: integer('KITSUNE_STARTUP_WAIT_MS', configDefaults.startupWaitMs, 0, 86_400_000),
     logLevel,
-    logFormat: logFormat === 'json' || logFormat === 'pretty' ? logFormat : 'auto',
+    logFormat,
     serviceName: text('KITSUNE_SERVICE_NAME') ?? configDefaults.serviceName,
     tracing: otlpEndpoint !== undefined && !tracingOff ? { protocol: otlpProtocol === 'http/json' ? 'http/json' : 'http/protobuf' } : undefined,
   };
