@@ -72,8 +72,12 @@ async function inject(context: NemesisContext, fault: FaultName): Promise<Recove
     await takeHold();
     const since = Date.now();
     const [group, topic] = worker === 'db' ? [context.groups.dbWorker, context.topics.dbEvents] : [context.groups.logWorker, context.topics.appLogs];
+    // No record is coming once every operation the gate lets start has been answered: the load
+    // is over, or waits at the gate for this fault to end (a paused broker can hold the watch's
+    // first read until then).
+    const noNewRecords = (): boolean => context.done() >= context.gate.allowedShare;
     const watch = () =>
-      resumed({ brokers: services.brokers, group, topic, since, deadlineMs: context.recoveryDeadlineMs, loadOver: () => context.done() >= 1, report: (line) => context.log(`${fault}: ${line}`) });
+      resumed({ brokers: services.brokers, group, topic, since, deadlineMs: context.recoveryDeadlineMs, noNewRecords, report: (line) => context.log(`${fault}: ${line}`) });
     let ms: number | undefined;
     if (healAfter) {
       ms = await watch();

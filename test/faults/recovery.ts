@@ -1,8 +1,8 @@
 /**
  * Recovery after a fault, measured rather than assumed: processing has resumed once every
  * partition has committed a record that was produced after the fault took hold (its end offset
- * then). A partition that gets no new record while the load is over counts once it has committed
- * everything. Read after the fault took hold, so the victim cannot have processed those records.
+ * then). While no new record is coming (the load is over, or waits at the gate for the fault to
+ * end), a partition counts once it has committed everything. Read after the fault took hold, so the victim cannot have processed those records.
  */
 import { Admin } from '@platformatic/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,8 +25,11 @@ export interface ResumeWatch {
   /** When the fault took hold (ms since the epoch); the figure is measured from it. */
   since: number;
   deadlineMs: number;
-  /** True once the load has sent its last operation: no new record is coming. */
-  loadOver: () => boolean;
+  /**
+   * True while no new record is coming: the load has sent its last operation, or every operation
+   * it may send before this fault ends has been answered.
+   */
+  noNewRecords: () => boolean;
   report?: (line: string) => void;
 }
 
@@ -48,14 +51,14 @@ export async function resumed(watch: ResumeWatch): Promise<number | undefined> {
       report(`${topic}: partitions ${[...pending.keys()].join(', ')} never committed past ${[...pending.values()].join(', ')}`);
       return undefined;
     }
-    const over = watch.loadOver();
+    const idle = watch.noNewRecords();
     const [now, endsNow] = await Promise.all([
       committed(brokers, group, topic, [...pending.keys()]).catch(() => new Map<number, bigint>()),
-      over ? endOffsets(brokers, topic).catch(() => new Map<number, bigint>()) : Promise.resolve(new Map<number, bigint>()),
+      idle ? endOffsets(brokers, topic).catch(() => new Map<number, bigint>()) : Promise.resolve(new Map<number, bigint>()),
     ]);
     for (const [partition, offset] of now) {
       const from = pending.get(partition)!;
-      const caughtUp = over && endsNow.has(partition) && offset >= endsNow.get(partition)!;
+      const caughtUp = idle && endsNow.has(partition) && offset >= endsNow.get(partition)!;
       if (offset > from || caughtUp) pending.delete(partition);
     }
     if (Date.now() - reported > 10_000) {
