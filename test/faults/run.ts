@@ -1,5 +1,5 @@
 /**
- * `npm run test:faults [-- --soak | --ci] [--seed N] [--events N] [--rate N] [--faults none] [--keep]`
+ * `npm run test:faults [-- --soak | --ci] [--seed N] [--events N] [--rate N] [--faults none|NAME,NAME...] [--keep]`
  *
  * Kitsune as designed (3 APIs, 5 DB workers, 2 log workers) on a 3-node Kafka cluster,
  * PostgreSQL and the Loki test server, all started here and stopped by PID. A seeded load runs
@@ -30,7 +30,7 @@ import { quiesce } from './quiesce.ts';
 import { seeded } from './random.ts';
 import { latency, passed, table, type RunSummary } from './report.ts';
 import { Roles } from './roles.ts';
-import { FaultNames, schedule, smokeFaults, soakFaults } from './schedule.ts';
+import { FaultNames, parseFaultList, schedule, smokeFaults, soakFaults } from './schedule.ts';
 import { startFaultServices, type FaultServices } from './services.ts';
 
 const { values } = parseArgs({
@@ -108,8 +108,12 @@ async function main(): Promise<number> {
   log(`tier ${tier}, seed ${seed}, ${events} events at up to ${rate}/s; run folder ${dir}`);
   const random = seeded(seed);
   const plan = planLoad(random, { events, clients: 32, entities: Math.max(64, Math.round(events / 40)), invalidShare: 0.01, poisonShare: 0.005, rawEvery: 200 });
-  if (values.faults !== undefined && values.faults !== 'none') throw new Error(`--faults takes only 'none' (a run without faults), got '${values.faults}'`);
-  const faults = values.faults === 'none' ? [] : schedule(random, values.soak ? soakFaults : smokeFaults);
+  const faults =
+    values.faults === 'none'
+      ? []
+      : values.faults !== undefined
+        ? schedule(random, parseFaultList(values.faults), { inOrder: true })
+        : schedule(random, values.soak ? soakFaults : smokeFaults);
   const history = new History(join(dir, 'history.jsonl'));
   history.add({ type: 'run', seed, tier, events, at: new Date().toISOString(), settings: { rate, faults } });
 

@@ -66,15 +66,26 @@ export const soakFaults: readonly FaultName[] = [
 ];
 
 /**
- * The faults in an order from the seed, spread evenly between 5% and 75% of the load: the last
- * quarter is left for the last fault's recovery to be seen on records produced after it.
+ * The faults spread evenly between 5% and 75% of the load: the last quarter is left for the last
+ * fault's recovery to be seen on records produced after it. In an order from the seed, or in the
+ * order given (`inOrder`: replaying a sequence a run found).
  */
-export function schedule(random: Random, faults: readonly FaultName[]): ScheduledFault[] {
-  const shuffled = [...faults];
-  for (let i = shuffled.length - 1; i > 0; i--) {
+export function schedule(random: Random, faults: readonly FaultName[], options: { inOrder?: boolean } = {}): ScheduledFault[] {
+  const ordered = [...faults];
+  for (let i = ordered.length - 1; i > 0 && !options.inOrder; i--) {
     const j = random.int(0, i);
-    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    [ordered[i], ordered[j]] = [ordered[j]!, ordered[i]!];
   }
-  const span = 0.7 / shuffled.length;
-  return shuffled.map((fault, i) => ({ fault, atProgress: 0.05 + i * span + random.int(0, 1_000) / 1_000 * span * 0.5 }));
+  const span = 0.7 / ordered.length;
+  return ordered.map((fault, i) => ({ fault, atProgress: 0.05 + i * span + random.int(0, 1_000) / 1_000 * span * 0.5 }));
+}
+
+/** The faults a `--faults` list names, in its order; throws naming the first unknown one. */
+export function parseFaultList(list: string): FaultName[] {
+  const known = new Set<string>(Object.values(FaultNames));
+  return list.split(',').map((name) => {
+    const fault = name.trim();
+    if (!known.has(fault)) throw new Error(`--faults: unknown fault '${fault}' (known: ${[...known].join(', ')})`);
+    return fault as FaultName;
+  });
 }
