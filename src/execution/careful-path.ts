@@ -1,6 +1,7 @@
 /**
- * The careful path: the batch event by event, each in its own savepoint, so one failing statement
- * costs only its own event. About five round trips per event; the fast path falls back to it.
+ * The careful path: events one by one, each in its own savepoint, so one failing statement costs
+ * only its own event. About five round trips per event: the batch runs it only on small parts
+ * that the fast path failed on (in-parts.ts).
  *
  * Per-entity order: an event that fails transiently stops the batch there. Events before it are
  * committed; it and everything after it are redelivered (EventRetryError), so no later event of
@@ -49,27 +50,27 @@ async function deadLetter(client: pg.PoolClient, { outcome, statement }: DeadLet
   return outcome;
 }
 
-/** Counts a transient failure outside the rolled-back transaction, so a restart keeps the count. */
-async function recordAttempt(pool: pg.Pool, eventId: string, error: unknown): Promise<void> {
-  if (!isUuid(eventId)) return;
-  const statement = store.attemptsRecord(eventId, { reason: storable(toError(error).message), sqlstate: sqlstateOf(error) ?? null });
-  await store.run(pool, statement).catch(() => undefined);
+/** An event that failed transiently: it and everything after it in the batch are redelivered. */
+export interface TransientStop {
+  /** Its index in the batch. */
+  index: number;
+  error: unknown;
 }
 
 /**
- * Runs `prepared` inside the open transaction and commits. Throws EventRetryError after
- * committing the events before a transiently failing one; a connection failure is thrown as it is.
+ * Runs `part` (the batch's events from index `first` on) inside the open transaction, appending
+ * an outcome per event to `outcomes`. Stops at the first event that fails transiently and
+ * returns it, with that event's savepoint rolled back; commits nothing.
  */
-export async function executeCarefully(
+export async function applyCarefully(
   client: pg.PoolClient,
-  pool: pg.Pool,
-  prepared: readonly Prepared[],
+  part: readonly Prepared[],
+  first: number,
   attemptsOf: (item: Prepared) => number,
-  closing: readonly PipelineStatement[],
   options: ExecuteOptions,
-): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
-  for (const [index, item] of prepared.entries()) {
+  outcomes: Outcome[],
+): Promise<TransientStop | undefined> {
+  for (const [offset, item] of part.entries()) {
     const attempts = attemptsOf(item);
     if (!isExecutable(item)) {
       outcomes.push(await deadLetter(client, rejectedRecord(item, attempts)));
@@ -84,18 +85,42 @@ export async function executeCarefully(
       if (kind === FailureKinds.connection) throw error;
       await client.query('ROLLBACK TO SAVEPOINT event');
       const failure = failureOf(kind, error, attempts, options.maxTransientAttempts);
-      if (!failure) {
-        // The events before this one are done: commit them (and announce their results).
-        await store.run(client, store.resultsNotify());
-        await client.query('COMMIT');
-        await recordAttempt(pool, item.event.id, error);
-        throw new EventRetryError(index, outcomes, error);
-      }
+      if (!failure) return { index: first + offset, error };
       await client.query('RELEASE SAVEPOINT event');
       outcomes.push(await deadLetter(client, deadLetterRecord(item, failure, attempts)));
     }
   }
-  await runPipeline(client, closing);
+  return undefined;
+}
+
+/** Counts a transient failure outside the rolled-back transaction, so a restart keeps the count. */
+async function recordAttempt(pool: pg.Pool, eventId: string, error: unknown): Promise<void> {
+  if (!isUuid(eventId)) return;
+  const statement = store.attemptsRecord(eventId, { reason: storable(toError(error).message), sqlstate: sqlstateOf(error) ?? null });
+  await store.run(pool, statement).catch(() => undefined);
+}
+
+/**
+ * Ends the open transaction after `outcomes` were applied: commits them with `closing`, or, when
+ * an event stopped the batch, commits the events before it (and announces their results), counts
+ * the stopping event's attempt and throws EventRetryError.
+ */
+export async function commitApplied(
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  prepared: readonly Prepared[],
+  outcomes: Outcome[],
+  stop: TransientStop | undefined,
+  closing: readonly PipelineStatement[],
+): Promise<Outcome[]> {
+  if (!stop) {
+    await runPipeline(client, closing);
+    await client.query('COMMIT');
+    return outcomes;
+  }
+  await store.run(client, store.resultsNotify());
   await client.query('COMMIT');
-  return outcomes;
+  const event = prepared[stop.index]?.event;
+  if (event) await recordAttempt(pool, event.id, stop.error);
+  throw new EventRetryError(stop.index, outcomes, stop.error);
 }

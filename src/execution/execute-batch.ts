@@ -4,17 +4,19 @@
  * applied both or neither; the offsets are committed by the transport afterwards.
  *
  * The batch first runs on the fast path (fast-path.ts: a few round trips for the whole batch);
- * if any statement fails it is rolled back to its savepoint and run on the careful path
- * (careful-path.ts: a savepoint per event). Used by the DB worker and by `kitsune dlq replay
+ * if any statement fails it is rolled back to its savepoint and run again in parts (in-parts.ts):
+ * halves on the fast path, down to small parts on the careful path (careful-path.ts: a savepoint
+ * per event). Used by the DB worker and by `kitsune dlq replay
  * --dry-run`, which wraps it in a transaction it always rolls back.
  */
 import type pg from 'pg';
 import type { Registry } from '../commands/index.ts';
 import { forgetPreparedStatements, PipelineError, runPipeline, type PipelineResult, type PipelineStatement } from '../db/pipeline.ts';
 import type { ReceivedMessage } from '../transport/types.ts';
-import { executeCarefully } from './careful-path.ts';
+import { commitApplied } from './careful-path.ts';
 import { classifyQueryError, FailureKinds } from './failures.ts';
 import { executeOptimistically, planClaim } from './fast-path.ts';
+import { applyInParts } from './in-parts.ts';
 import { DatabaseUnavailableError, EventRetryError, SetMismatchError } from './outcome.ts';
 import { prepare } from './prepare.ts';
 import { probeSetStatements } from './set-based.ts';
@@ -79,7 +81,10 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
         await forgetPreparedStatements(client);
       }
     }
-    return await executeCarefully(client, pool, prepared, attemptsOf, closing, options);
+    // The fast path failed on the whole batch, or could not take it: its halves try again.
+    const outcomes: Outcome[] = [];
+    const stop = await applyInParts({ client, attemptsOf, options, outcomes }, prepared, 0);
+    return await commitApplied(client, pool, prepared, outcomes, stop, closing);
   } catch (error) {
     if (error instanceof EventRetryError) throw error;
     broken = true;
