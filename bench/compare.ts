@@ -1,5 +1,5 @@
 /**
- * `npm run bench:compare -- --base <ref> [--only api,e2e,db-worker,log-worker] [--rounds 3] [--seconds 10] [--rate 1000] [--events 20000]`
+ * `npm run bench:compare -- --base <ref> [--only api,e2e,db-worker,log-worker] [--rounds 3] [--seconds 10] [--rate 1000] [--events 20000] [--poison-every N]`
  *
  * CPU time per event of this checkout against another commit, measured back to back in one run:
  * each scenario runs the two builds alternately (base, head, head, base, ...) for `--rounds`
@@ -10,7 +10,9 @@
  *   api        `kitsune api` taking POST /execute at --rate for --seconds (open loop)
  *   e2e        api + db-worker + log-worker (into the Loki test server) at --rate, counted until
  *              every accepted event has its result and its log line stored
- *   db-worker  `kitsune db-worker` draining --events create_user events already on the topic
+ *   db-worker  `kitsune db-worker` draining --events create_user events already on the topic;
+ *              with --poison-every N, every Nth takes the email of the one before it and is
+ *              dead-lettered (23505)
  *   log-worker `kitsune log-worker` draining --events app-logs records into the Loki test server
  *
  * `--base-env NAME=VALUE` and `--head-env NAME=VALUE` (repeatable) add to one build's roles'
@@ -45,6 +47,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rate: { type: 'string', default: '1000' },
     events: { type: 'string', default: '20000' },
+    'poison-every': { type: 'string', default: '0' },
     'base-env': { type: 'string', multiple: true, default: [] },
     'head-env': { type: 'string', multiple: true, default: [] },
     profile: { type: 'string' },
@@ -112,6 +115,7 @@ try {
     rate: Number(args.rate),
     seconds: Number(args.seconds),
     events: Number(args.events),
+    poisonEvery: Number(args['poison-every']),
   };
   const results: Record<string, Round[]> = {};
   for (const scenario of scenarios) {

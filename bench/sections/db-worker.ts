@@ -54,11 +54,13 @@ async function baselines(ctx: Context, dsn: string, scope: string, seconds: numb
 }
 
 /** Records as the API writes them to db-events: keyed by email, with the envelope's headers. */
-function createUserRecords(scope: string, count: number): OutgoingMessage[] {
+/** With `poisonEvery` N, every Nth event takes the email of the one before it: PostgreSQL refuses it (23505). */
+function createUserRecords(scope: string, count: number, poisonEvery = 0): OutgoingMessage[] {
   const timestamp = new Date().toISOString();
   return Array.from({ length: count }, (_, n) => {
     const id = newEventId();
-    const [name, email] = user(scope, n);
+    const poison = poisonEvery > 0 && n % poisonEvery === poisonEvery - 1 && n > 0;
+    const [name, email] = poison ? [user(scope, n)[0], user(scope, n - 1)[1]] : user(scope, n);
     const event: CommandEvent = {
       id,
       command: 'create_user',
@@ -76,9 +78,9 @@ function createUserRecords(scope: string, count: number): OutgoingMessage[] {
   });
 }
 
-/** Puts `total` create_user events on a fresh db-events topic (6 partitions). */
-export async function publishCreateUsers(ctx: Pick<Context, 'brokers' | 'log'>, topics: BenchTopics, scope: string, total: number): Promise<void> {
-  ctx.log(`publishing ${total.toLocaleString('en')} create_user events to ${topics.dbEvents}`);
+/** Puts `total` create_user events on a fresh db-events topic (6 partitions); every `poisonEvery`th one is refused. */
+export async function publishCreateUsers(ctx: Pick<Context, 'brokers' | 'log'>, topics: BenchTopics, scope: string, total: number, poisonEvery = 0): Promise<void> {
+  ctx.log(`publishing ${total.toLocaleString('en')} create_user events to ${topics.dbEvents}${poisonEvery > 0 ? `, every ${poisonEvery}th a duplicate email` : ''}`);
   const transport = createKafkaTransport({ brokers: ctx.brokers, clientId: 'bench-dbw-setup' });
   try {
     await transport.ensureTopics([
@@ -88,7 +90,7 @@ export async function publishCreateUsers(ctx: Pick<Context, 'brokers' | 'log'>, 
     ]);
     // One publish at a time: concurrent ones are coalesced into a single produce request,
     // and past ~1 MB per partition the broker refuses it (MESSAGE_TOO_LARGE).
-    const records = createUserRecords(scope, total);
+    const records = createUserRecords(scope, total, poisonEvery);
     for (let i = 0; i < records.length; i += 5_000) await transport.publish(topics.dbEvents, records.slice(i, i + 5_000));
   } finally {
     await transport.close();

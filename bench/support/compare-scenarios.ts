@@ -35,6 +35,8 @@ export interface ScenarioEnv {
   rate: number;
   seconds: number;
   events: number;
+  /** db-worker: every Nth event drained is refused by PostgreSQL (0: none). */
+  poisonEvery: number;
 }
 
 export interface Round {
@@ -141,7 +143,7 @@ async function dbWorker(env: ScenarioEnv, build: Build, tag: string): Promise<Ro
   const database = await createDatabase(env.postgresDsn, `kitsune_cmp_${env.runId}_${tag}`);
   const topics = benchTopics(`cmp-${env.runId}-${tag}-dbw`);
   try {
-    await publishCreateUsers({ brokers: env.brokers, log: env.log }, topics, `${env.runId}.${tag}`, env.events);
+    await publishCreateUsers({ brokers: env.brokers, log: env.log }, topics, `${env.runId}.${tag}`, env.events, env.poisonEvery);
     const port = await env.freePort();
     const metrics = `http://127.0.0.1:${port}/metrics`;
     const worker = await role(
