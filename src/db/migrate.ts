@@ -53,10 +53,8 @@ export async function readMigrations(dir: string, scope: string): Promise<Migrat
 
 /** Applies what is missing; returns the names applied. Throws on an edited applied migration. */
 export async function migrate(pool: pg.Pool, folders: ReadonlyArray<{ dir: string; scope: string }>): Promise<string[]> {
+  // A dropped session surfaces on the next query; its 'error' is heard by the pool (pool.ts).
   const client = await pool.connect();
-  // Checked-out clients are not watched by the pool; a dropped session surfaces on the next query.
-  const ignoreIdleError = (): void => undefined;
-  client.on('error', ignoreIdleError);
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [migrationLockKey]);
@@ -107,7 +105,6 @@ export async function migrate(pool: pg.Pool, folders: ReadonlyArray<{ dir: strin
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [migrationLockKey]).catch(() => undefined);
-    client.off('error', ignoreIdleError);
     client.release();
   }
   return applied;

@@ -35,11 +35,8 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
   } catch (error) {
     throw new DatabaseUnavailableError(error);
   }
-  // A checked-out client is not watched by the pool: if the server ends its session while it
-  // sits between queries, its 'error' event would crash the process. The failure surfaces on the
-  // next query instead, which is where we handle it.
-  const ignoreIdleError = (): void => undefined;
-  client.on('error', ignoreIdleError);
+  // The server ending the session (even as the pool hands the client over) surfaces on the next
+  // query, as a connection failure; the 'error' the client emits is heard by the pool (db/pool.ts).
   let broken = false;
   try {
     const ids = prepared.flatMap((p) => (p.event && isUuid(p.event.id) ? [p.event.id] : []));
@@ -92,7 +89,6 @@ export async function executeBatch(pool: pg.Pool, registry: Registry, batch: rea
     if (classifyQueryError(error) === FailureKinds.connection) throw new DatabaseUnavailableError(error);
     throw error;
   } finally {
-    client.off('error', ignoreIdleError);
     client.release(broken);
   }
 }

@@ -13,6 +13,7 @@
  */
 import pg from 'pg';
 import { NotificationListener } from '../../db/listener.ts';
+import { hearClientErrors } from '../../db/pool.ts';
 import { ErrorCodes, KitsuneError, toError, transportClosed } from '../../errors.ts';
 import type { Delivery } from '../partition-worker.ts';
 import type {
@@ -107,6 +108,9 @@ class PostgresLogTransport implements PostgresTransport {
     // listener that would crash the process. pg-pool drops the connection; we only report it.
     this.#onPoolError = (error) => report(error, 'pool');
     pool.on('error', this.#onPoolError);
+    // Our own pool's clients are heard from birth, as createPool's are (inTransaction reports
+    // those that fail in use); a pool passed in is its owner's to listen to.
+    if (this.#ownsPool) hearClientErrors(pool);
     this.#topics = new TopicRegistry(this.#context);
     this.#writer = new LogWriter(this.#context);
     this.#publisher = new PostgresPublisher(this.#topics, this.#writer);
