@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { background } from '../support/background.ts';
 import { FaultKinds } from '../support/loki/index.ts';
 import { LokiFaults } from '../support/loki/faults.ts';
 import { nowNs, push, queryRange, startLoki, stream } from './helpers.ts';
@@ -153,7 +154,7 @@ test('queries and readiness are never faulted', async (t) => {
 test('close() drops a push hung without end instead of waiting for it', async (t) => {
   const loki = await startLoki(t);
   loki.faults.push({ kind: FaultKinds.HANG });
-  const hung = push(loki, batch('never answered'));
+  const hung = background(push(loki, batch('never answered')));
   while (loki.stats().pushesReceived === 0) await sleep(10);
 
   await loki.close();

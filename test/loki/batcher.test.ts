@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { LokiBatcher, LokiClient, LokiFailures, type LokiBatcherOptions, type PushInfo, type PushRetryInfo, type StreamEntry } from '../../src/loki/index.ts';
 import { isRetryable } from '../../src/errors.ts';
+import { background } from '../support/background.ts';
 import { FaultKinds, startLokiServer, type LokiServerOptions, type LokiTestServer } from '../support/loki/index.ts';
 
 /** Polls `condition` until it holds (the test's timeout bounds the wait). */
@@ -165,7 +166,8 @@ test('close() rejects waiting submissions with a retryable error and stops retry
   // every push it made was counted by the server before close() (a hung push is read first).
   const batcher = batcherFor(t, loki, { timeoutMs: 600_000 });
   loki.faults.push({ kind: FaultKinds.STATUS, status: 500, count: 1 }, { kind: FaultKinds.HANG, count: 100 });
-  const submitted = batcher.submit([entry('a', 1)]);
+  // close() rejects it while the test awaits close(): observed from here on.
+  const submitted = background(batcher.submit([entry('a', 1)]));
   await waitFor(() => loki.stats().pushesReceived === 2);
   // Without close() cutting it short the submission would wait ten minutes: the test's timeout.
   await batcher.close();

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { createDbWorker } from '../../../src/apps/db-worker/worker.ts';
 import { startEmbeddedPostgres, stopByPid } from '../../../src/db/embedded.ts';
 import { freePort } from '../../../src/cli/ports.ts';
+import { background } from '../../support/background.ts';
 import { kafkaSkip } from '../../support/services.ts';
 import { startTcpProxy } from '../../transport/postgres/tcp-proxy.ts';
 import { createUserEvent, freshTopics, openDatabase, openKafka, publishEvents, registry, silentLogger, waitFor } from './support.ts';
@@ -59,12 +60,14 @@ test('PostgreSQL down while 5,000 events flow, until the breaker opens: no dead 
   const succeeded = async (): Promise<number> =>
     Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM kitsune.event_results WHERE status = 'succeeded'")).rows[0]?.n);
   const events = Array.from({ length: 5_000 }, (_, i) => createUserEvent(`outage-${i}@example.com`));
-  const flowing = (async () => {
-    for (let i = 0; i < events.length; i += 125) {
-      await publishEvents(transport, topics.dbEvents, events.slice(i, i + 125));
-      await sleep(250);
-    }
-  })();
+  const flowing = background(
+    (async () => {
+      for (let i = 0; i < events.length; i += 125) {
+        await publishEvents(transport, topics.dbEvents, events.slice(i, i + 125));
+        await sleep(250);
+      }
+    })(),
+  );
   await waitFor('the first events applied before the outage', 60_000, async () => ((await succeeded()) > 0 ? true : undefined));
   await stopByPid(server.pid);
   const stoppedAt = Date.now();

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { repoRoot } from '../../../scripts/services/state.ts';
+import { background } from '../../support/background.ts';
 import { createDatabase } from '../../support/database.ts';
 import { kafkaBrokers, kafkaSkip } from '../../support/services.ts';
 import { freshTopics, openKafka, openTestAppDatabase, publishEvents, testApp, testEvent, waitFor } from './support.ts';
@@ -53,12 +54,14 @@ test('a worker killed with SIGKILL three times while 10,000 events flow applies 
   const events = Array.from({ length: 10_000 }, (_, i) => testEvent('ledger_append', { account: `account-${i % accounts}`, amount: i + 1 }));
   const expected = new Map<string, number>();
   for (let i = 0; i < events.length; i++) expected.set(`account-${i % accounts}`, (expected.get(`account-${i % accounts}`) ?? 0) + i + 1);
-  const flowing = (async () => {
-    for (let i = 0; i < events.length; i += 250) {
-      await publishEvents(transport, topics.dbEvents, events.slice(i, i + 250));
-      await sleep(100);
-    }
-  })();
+  const flowing = background(
+    (async () => {
+      for (let i = 0; i < events.length; i += 250) {
+        await publishEvents(transport, topics.dbEvents, events.slice(i, i + 250));
+        await sleep(100);
+      }
+    })(),
+  );
 
   const killedAt: number[] = [];
   for (let kill = 1; kill <= 3; kill++) {

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { createKafkaTransport } from '../../../src/transport/kafka/index.ts';
 import { repoRoot } from '../../../scripts/services/state.ts';
 import { decodePush } from '../../support/loki/decode.ts';
+import { background } from '../../support/background.ts';
 import { startLokiServer } from '../../support/loki/index.ts';
 import { kafkaBrokers, kafkaSkip } from '../../support/services.ts';
 import { appLogRecord, logEvent, storedCounts, waitFor } from './helpers.ts';
@@ -154,7 +155,7 @@ describe('kitsune log-worker killed with SIGKILL mid-stream', { skip: kafkaSkip 
     // published only now, so a push after the freeze is armed is certain; events keep flowing
     // while the worker is killed and restarted.
     const freeze = proxy.freezeAfterNextStoredPush();
-    const publishing = publish(total / 3, total);
+    const publishing = background(publish(total / 3, total));
     const inWindow = await freeze;
     first.process.kill('SIGKILL');
     const killed = await first.exited;

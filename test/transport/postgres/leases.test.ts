@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ReceivedMessage, Subscription } from '../../../src/transport/types.ts';
+import { background } from '../../support/background.ts';
 import { postgresDsn } from '../../support/services.ts';
 import { fresh, logFixture, message, seqOf, waitFor } from './helpers.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
@@ -34,12 +35,14 @@ test('members rebalance as they join and leave, never sharing a partition and ne
   t.after(() => clearInterval(sampler));
   let seq = 0;
   let publishing = true;
-  const publisher = (async () => {
-    while (publishing) {
-      await transports[0]!.publish(topic, Array.from({ length: 10 }, () => message(seq++, `k${seq % 13}`)));
-      await sleep(10);
-    }
-  })();
+  const publisher = background(
+    (async () => {
+      while (publishing) {
+        await transports[0]!.publish(topic, Array.from({ length: 10 }, () => message(seq++, `k${seq % 13}`)));
+        await sleep(10);
+      }
+    })(),
+  );
   const settled = (sizes: number[]) => () =>
     JSON.stringify(shares().map((share) => share.length).filter((size) => size > 0).sort()) === JSON.stringify(sizes);
 

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ErrorCodes } from '../../../src/errors.ts';
 import { createPostgresTransport } from '../../../src/transport/postgres/index.ts';
+import { background } from '../../support/background.ts';
 import { postgresDsn } from '../../support/services.ts';
 import { fresh, logFixture, message, waitFor } from './helpers.ts';
 
@@ -69,7 +70,7 @@ test('close lets a publish in flight finish', async (t) => {
   const transport = log.open();
   const topic = fresh('inflight');
   await transport.ensureTopics([{ name: topic, partitions: 1 }]);
-  const publishing = transport.publish(topic, Array.from({ length: 200 }, (_, i) => message(i)));
+  const publishing = background(transport.publish(topic, Array.from({ length: 200 }, (_, i) => message(i))));
   await transport.close();
   await publishing;
   const { rows } = await log.admin.query<{ count: string }>(`SELECT count(*) FROM ${log.table('messages')} WHERE topic = $1`, [topic]);
