@@ -145,10 +145,12 @@ async function main(): Promise<number> {
   const loadAtStart = loadavg().map((v) => Number(v.toFixed(2)));
   const source = sourceVersion();
   log(`run ${runId}: ${chosen.join(', ')}${args.quick ? ' (quick)' : ''}; load average ${loadAtStart.join(' ')}; source ${source ? `${source.commit}${source.srcModified ? ' with uncommitted changes in src/' : ''}` : 'unknown'}`);
-  const built = buildIfChanged();
-  // If the services fail to start, the build is still awaited: nothing is left running behind.
-  services = await up({ requireKafka: chosen.some((name) => sections.get(name)!.kafka) }).finally(() => built.catch(() => undefined));
-  await built;
+  // Each is awaited whatever becomes of the other: nothing is left running behind, and a build that
+  // fails while the services start is not an unhandled rejection (which would skip stopping them).
+  const [servicesUp, built] = await Promise.allSettled([up({ requireKafka: chosen.some((name) => sections.get(name)!.kafka) }), buildIfChanged()]);
+  if (servicesUp.status === 'rejected') throw servicesUp.reason;
+  services = servicesUp.value;
+  if (built.status === 'rejected') throw built.reason;
   const state = await readState(servicesDir());
   const servicePids = {
     postgres: state.postgres && isAlive(state.postgres.pid) && state.postgres.dsn === services.postgresDsn ? [state.postgres.pid] : [],
@@ -211,9 +213,10 @@ async function main(): Promise<number> {
     },
     log,
   };
-  const embeddedReady = prepareEmbeddedDataDir();
-  if (ctx.brokers.length > 0) await warmBroker(ctx);
-  await embeddedReady;
+  // Side by side, each awaited whatever becomes of the other (as the build and the services above).
+  for (const step of await Promise.allSettled([prepareEmbeddedDataDir(), ctx.brokers.length > 0 ? warmBroker(ctx) : undefined])) {
+    if (step.status === 'rejected') throw step.reason;
+  }
   for (const name of chosen) {
     const sectionStarted = Date.now();
     log(`── ${name}`);
