@@ -121,6 +121,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
 async function ensureDatabase(adminDsn: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminDsn });
+  // A server that ends the session between statements fails the next one, which is awaited here;
+  // unheard, the client's 'error' event would end the process instead.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

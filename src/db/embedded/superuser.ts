@@ -73,6 +73,9 @@ export async function settlePassword(
     );
   }
   const client = new pg.Client({ connectionString: dsn(legacyPassword) });
+  // A server that ends the session between statements fails the next one, which is awaited here;
+  // unheard, the client's 'error' event would end the process instead.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query(`ALTER ROLE ${client.escapeIdentifier(p.user)} PASSWORD ${client.escapeLiteral(password)}`);
