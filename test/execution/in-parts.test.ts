@@ -12,12 +12,11 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import type { Registry } from '../../src/commands/index.ts';
-import { Pipeline } from '../../src/db/pipeline.ts';
-import { encodeEvent, type CommandEvent } from '../../src/events/envelope.ts';
+import type { CommandEvent } from '../../src/events/envelope.ts';
 import { EventRetryError, executeBatch, OutcomeStatuses } from '../../src/execution/index.ts';
-import type { ReceivedMessage } from '../../src/transport/types.ts';
 import { openTestAppDatabase, testAppRegistry, testEvent } from '../apps/db-worker/support.ts';
 import { createDatabase } from '../support/database.ts';
+import { messages, watchedPool } from './support.ts';
 
 describe('a batch the fast path failed on, run again in parts', () => {
   let drop: () => Promise<void>;
@@ -25,34 +24,8 @@ describe('a batch the fast path failed on, run again in parts', () => {
   let registry: Registry;
   /** Every statement text the executor sent, simple queries and pipelined ones alike. */
   const sent: string[] = [];
-  let offset = 0n;
-
-  const message = (event: CommandEvent): ReceivedMessage => {
-    offset += 1n;
-    return { id: event.id, key: event.id, value: encodeEvent(event), headers: {}, topic: 'db-events', partition: 0, offset, timestamp: 0, attempt: 1 };
-  };
-
-  /** The pool, with every statement its clients send recorded. */
-  const watched = (): pg.Pool =>
-    ({
-      connect: async () => {
-        const client = await pool.connect();
-        return new Proxy(client, {
-          get(target, property) {
-            if (property === 'query') {
-              return (text: unknown, values?: unknown[]) => {
-                if (text instanceof Pipeline) sent.push(...text.statements.map((s) => s.text));
-                else if (typeof text === 'string') sent.push(text);
-                return (target.query as (t: unknown, v?: unknown[]) => unknown)(text, values);
-              };
-            }
-            const value: unknown = Reflect.get(target, property, target);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
-        });
-      },
-      query: (text: string, values?: unknown[]) => pool.query(text, values),
-    }) as unknown as pg.Pool;
+  const message = messages();
+  const watched = (): pg.Pool => watchedPool(() => pool, (what) => sent.push(...(what.kind === 'query' ? [what.text] : what.texts)));
 
   /** A planned_step that fails with `sqlstate` on every run, and the sequence that counts its runs. */
   const failingStep = async (sqlstate: string): Promise<{ event: CommandEvent; runs: () => Promise<number> }> => {

@@ -8,13 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import type { CommandEntry, Registry } from '../../src/commands/index.ts';
-import { Pipeline } from '../../src/db/pipeline.ts';
-import { encodeEvent, type CommandEvent } from '../../src/events/envelope.ts';
 import { executeBatch, OutcomeStatuses } from '../../src/execution/index.ts';
 import { setShapeOf } from '../../src/execution/set-based.ts';
-import type { ReceivedMessage } from '../../src/transport/types.ts';
 import { createUserEvent, openDatabase, registry as loadRegistry } from '../apps/db-worker/support.ts';
 import { createDatabase } from '../support/database.ts';
+import { messages, watchedPool } from './support.ts';
 
 const shapeOf = (text: string, parameters: string[]): ReturnType<typeof setShapeOf> => setShapeOf({ text, parameters } as Pick<CommandEntry, 'text' | 'parameters'>);
 
@@ -48,33 +46,8 @@ describe('set-based execution on PostgreSQL', () => {
   let registry: Registry;
   /** The texts of every pipelined statement the executor sent, batch by batch. */
   const sent: string[][] = [];
-  let offset = 0n;
-
-  const message = (event: CommandEvent): ReceivedMessage => {
-    offset += 1n;
-    return { id: event.id, key: event.id, value: encodeEvent(event), headers: {}, topic: 'db-events', partition: 0, offset, timestamp: 0, attempt: 1 };
-  };
-
-  /** The pool, with each client's pipelines recorded. */
-  const watched = (): pg.Pool =>
-    ({
-      connect: async () => {
-        const client = await pool.connect();
-        return new Proxy(client, {
-          get(target, property) {
-            if (property === 'query') {
-              return (text: unknown, values?: unknown[]) => {
-                if (text instanceof Pipeline) sent.push(text.statements.map((s) => s.text));
-                return (target.query as (t: unknown, v?: unknown[]) => unknown)(text, values);
-              };
-            }
-            const value: unknown = Reflect.get(target, property, target);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
-        });
-      },
-      query: (text: string, values?: unknown[]) => pool.query(text, values),
-    }) as unknown as pg.Pool;
+  const message = messages();
+  const watched = (): pg.Pool => watchedPool(() => pool, (what) => what.kind === 'pipeline' && sent.push(what.texts));
 
   const setStatementsIn = (texts: readonly string[]): number => texts.filter((text) => text.includes('kitsune_set')).length;
 
