@@ -9,6 +9,7 @@
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { FrontendMessageReader, isCommit, sqlOf, type FrontendMessage } from './pg-wire.ts';
+import { listenForDsn } from '../support/proxy-listen.ts';
 
 export interface PgProxy {
   /** The DSN, pointed at the proxy. */
@@ -67,14 +68,9 @@ export async function startPgProxy(dsn: string): Promise<PgProxy> {
       }
     });
   });
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-  const proxied = new URL(dsn);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(address.port);
+  const proxiedDsn = await listenForDsn(server, dsn);
   return {
-    dsn: proxied.href,
+    dsn: proxiedDsn,
     get ambiguousCommits() {
       return ambiguousCommits;
     },

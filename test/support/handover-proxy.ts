@@ -11,6 +11,7 @@
  * for none).
  */
 import { connect, createServer, type Socket } from 'node:net';
+import { listenForDsn } from './proxy-listen.ts';
 
 export interface HandoverProxy {
   /** The DSN, pointed at the proxy. */
@@ -91,14 +92,9 @@ export async function startHandoverProxy(dsn: string, terminate: (backendPid: nu
     };
     upstream.on('data', onData);
   });
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-  const proxied = new URL(dsn);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(address.port);
+  const proxiedDsn = await listenForDsn(server, dsn);
   return {
-    dsn: proxied.href,
+    dsn: proxiedDsn,
     terminateNextHandover() {
       armed += 1;
     },

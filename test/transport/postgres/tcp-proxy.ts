@@ -4,6 +4,7 @@
  * every new one until restore().
  */
 import { createServer, connect, type Socket } from 'node:net';
+import { listenForDsn } from '../../support/proxy-listen.ts';
 
 export interface TcpProxy {
   /** The DSN, pointed at the proxy. */
@@ -35,14 +36,9 @@ export async function startTcpProxy(dsn: string): Promise<TcpProxy> {
       from.pipe(to);
     }
   });
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-  const proxied = new URL(dsn);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(address.port);
+  const proxiedDsn = await listenForDsn(server, dsn);
   return {
-    dsn: proxied.href,
+    dsn: proxiedDsn,
     cut() {
       cut = true;
       for (const socket of sockets) socket.resetAndDestroy();
