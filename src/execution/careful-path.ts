@@ -50,6 +50,15 @@ async function deadLetter(client: pg.PoolClient, { outcome, statement }: DeadLet
   return outcome;
 }
 
+/** What applying a part of a batch inside its open transaction needs. */
+export interface ApplyContext {
+  client: pg.PoolClient;
+  attemptsOf: (item: Prepared) => number;
+  options: ExecuteOptions;
+  /** Appended to in batch order. */
+  outcomes: Outcome[];
+}
+
 /** An event that failed transiently: it and everything after it in the batch are redelivered. */
 export interface TransientStop {
   /** Its index in the batch. */
@@ -62,14 +71,7 @@ export interface TransientStop {
  * an outcome per event to `outcomes`. Stops at the first event that fails transiently and
  * returns it, with that event's savepoint rolled back; commits nothing.
  */
-export async function applyCarefully(
-  client: pg.PoolClient,
-  part: readonly Prepared[],
-  first: number,
-  attemptsOf: (item: Prepared) => number,
-  options: ExecuteOptions,
-  outcomes: Outcome[],
-): Promise<TransientStop | undefined> {
+export async function applyCarefully({ client, attemptsOf, options, outcomes }: ApplyContext, part: readonly Prepared[], first: number): Promise<TransientStop | undefined> {
   for (const [offset, item] of part.entries()) {
     const attempts = attemptsOf(item);
     if (!isExecutable(item)) {

@@ -6,8 +6,8 @@
  * The batch first runs on the fast path (fast-path.ts: a few round trips for the whole batch);
  * if any statement fails it is rolled back to its savepoint and run again in parts (in-parts.ts):
  * halves on the fast path, down to small parts on the careful path (careful-path.ts: a savepoint
- * per event). Used by the DB worker and by `kitsune dlq replay
- * --dry-run`, which wraps it in a transaction it always rolls back.
+ * per event). Used by the DB worker and by `kitsune dlq replay --dry-run`, which wraps it in a
+ * transaction it always rolls back.
  */
 import type pg from 'pg';
 import type { Registry } from '../commands/index.ts';

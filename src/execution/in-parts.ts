@@ -10,14 +10,13 @@
  * Parts run in batch order, so per-entity order holds as on the careful path, and an event that
  * fails transiently stops the batch there (careful-path.ts).
  */
-import type pg from 'pg';
 import { forgetPreparedStatements, runPipeline } from '../db/pipeline.ts';
-import { applyCarefully, type TransientStop } from './careful-path.ts';
+import { applyCarefully, type ApplyContext, type TransientStop } from './careful-path.ts';
 import { classifyQueryError, FailureKinds } from './failures.ts';
 import { executeOptimistically, planClaim } from './fast-path.ts';
 import { SetMismatchError } from './outcome.ts';
 import { probeSetStatements } from './set-based.ts';
-import type { ExecuteOptions, Outcome, Prepared } from './types.ts';
+import type { Outcome, Prepared } from './types.ts';
 
 /**
  * Parts this small run on the careful path: below about eight events, halving them (two fast-path
@@ -25,20 +24,12 @@ import type { ExecuteOptions, Outcome, Prepared } from './types.ts';
  */
 export const carefulPartSize = 8;
 
-export interface PartsContext {
-  client: pg.PoolClient;
-  attemptsOf: (item: Prepared) => number;
-  options: ExecuteOptions;
-  /** Appended to in batch order. */
-  outcomes: Outcome[];
-}
-
 /**
  * Applies `part` (the batch's events from index `first` on), which the fast path failed on, inside
  * the open transaction. Returns the event that stopped the batch, if one failed transiently.
  */
-export async function applyInParts(context: PartsContext, part: readonly Prepared[], first: number): Promise<TransientStop | undefined> {
-  if (part.length <= carefulPartSize) return applyCarefully(context.client, part, first, context.attemptsOf, context.options, context.outcomes);
+export async function applyInParts(context: ApplyContext, part: readonly Prepared[], first: number): Promise<TransientStop | undefined> {
+  if (part.length <= carefulPartSize) return applyCarefully(context, part, first);
   const middle = Math.ceil(part.length / 2);
   for (const [half, at] of [
     [part.slice(0, middle), first],
@@ -59,14 +50,13 @@ export async function applyInParts(context: PartsContext, part: readonly Prepare
  * The fast path on `part` in a savepoint: its outcomes, or undefined when a statement failed
  * (everything it did is rolled back). A lost connection is thrown.
  */
-async function tryFastPath({ client, attemptsOf }: PartsContext, part: readonly Prepared[]): Promise<Outcome[] | undefined> {
+async function tryFastPath({ client, attemptsOf }: ApplyContext, part: readonly Prepared[]): Promise<Outcome[] | undefined> {
   const claim = planClaim(part);
   if (!claim) return undefined;
   try {
     const [, claimed] = await runPipeline(client, [{ text: 'SAVEPOINT part' }, claim.statement]);
     await probeSetStatements(client, new Set([...claim.claimable].flatMap((item) => (item.entry ? [item.entry] : []))));
-    const outcomes = await executeOptimistically(client, part, claim, claimed!.rows, attemptsOf, [{ text: 'RELEASE SAVEPOINT part' }]);
-    return outcomes;
+    return await executeOptimistically(client, part, claim, claimed!.rows, attemptsOf, [{ text: 'RELEASE SAVEPOINT part' }]);
   } catch (error) {
     if (!(error instanceof SetMismatchError) && classifyQueryError(error) === FailureKinds.connection) throw error;
     // As after the whole batch failed: a failed statement may have been a stale prepared one.
